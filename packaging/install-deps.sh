@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything Custodia needs to build, test and run its interop checks
+# on a bare Debian 12 machine. Idempotent: packages already present are kept.
+# Only Debian's own archive is used; nothing is downloaded from anywhere else.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
+  clang-format clang-tidy
+  # libraries (DESIGN.md §2)
+  libsodium-dev libssl-dev libsqlcipher-dev libzstd-dev libarchive-dev
+  nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev
+  # independent tools the tests check our formats against
+  age minisign zstd tar coreutils openssl zlib1g-dev argon2 sqlcipher
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+as_root apt-get update -q
+as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
