@@ -13,7 +13,8 @@ const std::uint8_t* ptr_or_null(std::span<const std::uint8_t> s) {
     return s.empty() ? nullptr : s.data();
 }
 void check_sizes(std::size_t in, std::size_t out, bool sealing) {
-    if (sealing ? out != in + kPoly1305TagSize : in < kPoly1305TagSize || out != in - kPoly1305TagSize)
+    if (sealing ? out != in + kPoly1305TagSize
+                : in < kPoly1305TagSize || out != in - kPoly1305TagSize)
         throw std::invalid_argument("AEAD buffer size mismatch");
 }
 }  // namespace
@@ -36,10 +37,9 @@ bool open_chacha20poly1305(std::span<const std::uint8_t, 32> key,
     detail::ensure_sodium();
     if (ciphertext.size() < kPoly1305TagSize) return false;
     check_sizes(ciphertext.size(), out.size(), false);
-    return crypto_aead_chacha20poly1305_ietf_decrypt(out.data(), nullptr, nullptr,
-                                                     ciphertext.data(), ciphertext.size(),
-                                                     ptr_or_null(aad), aad.size(), nonce.data(),
-                                                     key.data()) == 0;
+    return crypto_aead_chacha20poly1305_ietf_decrypt(
+               out.data(), nullptr, nullptr, ciphertext.data(), ciphertext.size(), ptr_or_null(aad),
+               aad.size(), nonce.data(), key.data()) == 0;
 }
 
 void seal_xchacha20poly1305(std::span<const std::uint8_t, 32> key,
@@ -60,10 +60,9 @@ bool open_xchacha20poly1305(std::span<const std::uint8_t, 32> key,
     detail::ensure_sodium();
     if (ciphertext.size() < kPoly1305TagSize) return false;
     check_sizes(ciphertext.size(), out.size(), false);
-    return crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), nullptr, nullptr,
-                                                      ciphertext.data(), ciphertext.size(),
-                                                      ptr_or_null(aad), aad.size(), nonce.data(),
-                                                      key.data()) == 0;
+    return crypto_aead_xchacha20poly1305_ietf_decrypt(
+               out.data(), nullptr, nullptr, ciphertext.data(), ciphertext.size(), ptr_or_null(aad),
+               aad.size(), nonce.data(), key.data()) == 0;
 }
 
 }  // namespace custodia::crypto

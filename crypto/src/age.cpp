@@ -23,9 +23,13 @@ constexpr std::size_t kFileKeySize = 16;
 constexpr std::size_t kNonceSize = 16;
 constexpr std::size_t kBodyColumns = 64;
 
-Error header_error(std::string what) { return make_error(Errc::malformed, "age header: " + what); }
+Error header_error(std::string what) {
+    return make_error(Errc::malformed, "age header: " + what);
+}
 
-bool is_vchar(char c) { return c >= 0x21 && c <= 0x7e; }
+bool is_vchar(char c) {
+    return c >= 0x21 && c <= 0x7e;
+}
 
 // Splits one '\n'-terminated line off the front of `rest`.
 std::optional<std::string_view> next_line(std::string_view& rest) {
@@ -140,11 +144,14 @@ Result<Recipient> Recipient::parse(std::string_view text) {
     return Recipient(key);
 }
 
-std::string Recipient::to_string() const { return to_bech32(kRecipientHrp, key_); }
+std::string Recipient::to_string() const {
+    return to_bech32(kRecipientHrp, key_);
+}
 
 Result<Identity> Identity::parse(std::string_view text) {
     auto decoded = from_bech32(text);
-    bool upper = std::none_of(text.begin(), text.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+    bool upper =
+        std::none_of(text.begin(), text.end(), [](char c) { return c >= 'a' && c <= 'z'; });
     if (!decoded || !upper || decoded->hrp != kIdentityHrp || decoded->data.size() != 32) {
         if (decoded) wipe(decoded->data);
         return make_error(Errc::malformed, "not an age X25519 identity (AGE-SECRET-KEY-1…)");
@@ -180,8 +187,8 @@ Result<std::vector<Identity>> parse_identity_file(std::string_view text) {
         if (line.empty() || line.front() == '#') continue;
         auto id = Identity::parse(line);
         if (!id)
-            return make_error(Errc::malformed,
-                              "identity file line " + std::to_string(line_no) + " is not an age identity");
+            return make_error(Errc::malformed, "identity file line " + std::to_string(line_no) +
+                                                   " is not an age identity");
         out.push_back(std::move(*id));
     }
     if (out.empty()) return make_error(Errc::malformed, "identity file holds no identity");
@@ -190,8 +197,8 @@ Result<std::vector<Identity>> parse_identity_file(std::string_view text) {
 
 SecretBytes format_identity_file(const Identity& identity, std::string_view created_rfc3339) {
     SecretBytes key = identity.to_string();
-    std::string head = "# created: " + std::string(created_rfc3339) + "\n# public key: " +
-                       identity.recipient().to_string() + "\n";
+    std::string head = "# created: " + std::string(created_rfc3339) +
+                       "\n# public key: " + identity.recipient().to_string() + "\n";
     SecretBytes out(head.size() + key.size() + 1);
     std::copy(head.begin(), head.end(), out.data());
     std::copy(key.data(), key.data() + key.size(), out.data() + head.size());
@@ -232,7 +239,8 @@ Result<Header> Header::parse(std::span<const std::uint8_t> bytes, std::size_t& c
         }
         Stanza s;
         s.type = std::move(args.front());
-        s.args.assign(std::make_move_iterator(args.begin() + 1), std::make_move_iterator(args.end()));
+        s.args.assign(std::make_move_iterator(args.begin() + 1),
+                      std::make_move_iterator(args.end()));
         std::string body;
         for (;;) {
             auto body_line = next_line(rest);
@@ -283,11 +291,16 @@ Result<std::unique_ptr<Encryptor>> Encryptor::create(ByteSink& out,
     std::string head = header.serialize();
     if (auto st = out.write(as_bytes(head)); !st) return std::move(st).error();
     if (auto st = out.write(nonce); !st) return std::move(st).error();
-    return std::unique_ptr<Encryptor>(new Encryptor(out, derive(file_key.span(), nonce, kPayloadInfo)));
+    return std::unique_ptr<Encryptor>(
+        new Encryptor(out, derive(file_key.span(), nonce, kPayloadInfo)));
 }
 
-Status Encryptor::write(std::span<const std::uint8_t> data) { return sealer_.write(data); }
-Status Encryptor::finish() { return sealer_.finish(); }
+Status Encryptor::write(std::span<const std::uint8_t> data) {
+    return sealer_.write(data);
+}
+Status Encryptor::finish() {
+    return sealer_.finish();
+}
 
 Result<std::unique_ptr<Decryptor>> Decryptor::open(ByteSource& in,
                                                    std::span<const Identity> identities) {
@@ -340,7 +353,8 @@ Result<std::unique_ptr<Decryptor>> Decryptor::open(ByteSource& in,
             if (!key->empty()) file_key = std::move(*key);
         }
     }
-    if (file_key.empty()) return make_error(Errc::no_matching_key, "age: no identity matches any recipient");
+    if (file_key.empty())
+        return make_error(Errc::no_matching_key, "age: no identity matches any recipient");
 
     auto expected = header_mac(file_key, *header);
     if (!equal_constant_time(expected, header->mac()))
@@ -362,6 +376,8 @@ Result<std::unique_ptr<Decryptor>> Decryptor::open(ByteSource& in,
     return dec;
 }
 
-Result<std::size_t> Decryptor::read(std::span<std::uint8_t> out) { return opener_.read(out); }
+Result<std::size_t> Decryptor::read(std::span<std::uint8_t> out) {
+    return opener_.read(out);
+}
 
 }  // namespace custodia::crypto::age

@@ -32,8 +32,12 @@ Result<std::unique_ptr<BlobWriter>> BlobWriter::create(ByteSink& out, const Secr
     return std::unique_ptr<BlobWriter>(new BlobWriter(std::move(*key), out));
 }
 
-Status BlobWriter::write(std::span<const std::uint8_t> data) { return sealer_.write(data); }
-Status BlobWriter::finish() { return sealer_.finish(); }
+Status BlobWriter::write(std::span<const std::uint8_t> data) {
+    return sealer_.write(data);
+}
+Status BlobWriter::finish() {
+    return sealer_.finish();
+}
 
 Result<std::unique_ptr<BlobReader>> BlobReader::open(ByteSource& in, const SecretBytes& blob_key) {
     std::array<std::uint8_t, kHeaderSize> header{};
@@ -47,6 +51,8 @@ Result<std::unique_ptr<BlobReader>> BlobReader::open(ByteSource& in, const Secre
     return std::unique_ptr<BlobReader>(new BlobReader(std::move(*key), in));
 }
 
-Result<std::size_t> BlobReader::read(std::span<std::uint8_t> out) { return opener_.read(out); }
+Result<std::size_t> BlobReader::read(std::span<std::uint8_t> out) {
+    return opener_.read(out);
+}
 
 }  // namespace custodia::crypto::blob

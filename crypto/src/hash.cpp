@@ -30,7 +30,9 @@ void Sha256::update(std::span<const std::uint8_t> data) {
     if (!data.empty() && EVP_DigestUpdate(state_->ctx, data.data(), data.size()) != 1)
         throw std::runtime_error("SHA-256 update failed");
 }
-void Sha256::update(std::string_view data) { update(as_bytes(data)); }
+void Sha256::update(std::string_view data) {
+    update(as_bytes(data));
+}
 
 Sha256Digest Sha256::finish() {
     Sha256Digest out{};
@@ -48,7 +50,9 @@ Sha256Digest sha256(std::span<const std::uint8_t> data) {
         throw std::runtime_error("SHA-256 failed");
     return out;
 }
-Sha256Digest sha256(std::string_view data) { return sha256(as_bytes(data)); }
+Sha256Digest sha256(std::string_view data) {
+    return sha256(as_bytes(data));
+}
 
 Sha256Digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data) {
     Sha256Digest out{};
@@ -78,8 +82,7 @@ Result<SecretBytes> hkdf_sha256(std::span<const std::uint8_t> ikm,
     // same when no salt is set, so an empty one is simply not passed.
     static const std::uint8_t empty = 0;
     std::size_t len = out_len;
-    bool ok = EVP_PKEY_derive_init(ctx) == 1 &&
-              EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&
+    bool ok = EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&
               (salt.empty() ||
                EVP_PKEY_CTX_set1_hkdf_salt(ctx, salt.data(), static_cast<int>(salt.size())) == 1) &&
               EVP_PKEY_CTX_set1_hkdf_key(ctx, ikm.empty() ? &empty : ikm.data(),

@@ -32,12 +32,11 @@ Result<SecretBytes> argon2id(std::span<const std::uint8_t> passphrase, const Arg
         return make_error(Errc::limit, "Argon2id parameters out of range");
     SecretBytes out(out_len);
     static const std::uint8_t empty = 0;
-    if (crypto_pwhash_argon2id(out.data(), out.size(),
-                               reinterpret_cast<const char*>(passphrase.empty() ? &empty
-                                                                                : passphrase.data()),
-                               passphrase.size(), params.salt.data(), params.opslimit,
-                               static_cast<std::size_t>(params.memlimit),
-                               crypto_pwhash_ALG_ARGON2ID13) != 0)
+    if (crypto_pwhash_argon2id(
+            out.data(), out.size(),
+            reinterpret_cast<const char*>(passphrase.empty() ? &empty : passphrase.data()),
+            passphrase.size(), params.salt.data(), params.opslimit,
+            static_cast<std::size_t>(params.memlimit), crypto_pwhash_ALG_ARGON2ID13) != 0)
         return make_error(Errc::limit, "Argon2id could not get the memory it needs");
     return out;
 }

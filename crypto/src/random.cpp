@@ -8,7 +8,7 @@ namespace custodia::crypto {
 
 namespace {
 class SystemRandom final : public RandomSource {
-public:
+  public:
     void fill(std::span<std::uint8_t> out) override {
         detail::ensure_sodium();
         randombytes_buf(out.data(), out.size());

@@ -36,8 +36,8 @@ SecretBytes SecretBytes::copy_of(std::span<const std::uint8_t> bytes) {
 }
 
 SecretBytes SecretBytes::copy_of(std::string_view text) {
-    return copy_of(std::span<const std::uint8_t>(
-        reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    return copy_of(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()),
+                                                 text.size()));
 }
 
 SecretBytes::SecretBytes(SecretBytes&& other) noexcept : data_(other.data_), size_(other.size_) {
@@ -60,7 +60,9 @@ SecretBytes::~SecretBytes() {
     if (data_ != nullptr) sodium_free(data_);
 }
 
-SecretBytes SecretBytes::clone() const { return copy_of(span()); }
+SecretBytes SecretBytes::clone() const {
+    return copy_of(span());
+}
 
 bool SecretBytes::equals(std::span<const std::uint8_t> other) const noexcept {
     return equal_constant_time(span(), other);
@@ -70,7 +72,8 @@ void wipe(std::span<std::uint8_t> bytes) noexcept {
     if (!bytes.empty()) sodium_memzero(bytes.data(), bytes.size());
 }
 
-bool equal_constant_time(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept {
+bool equal_constant_time(std::span<const std::uint8_t> a,
+                         std::span<const std::uint8_t> b) noexcept {
     if (a.size() != b.size()) return false;
     if (a.empty()) return true;
     return sodium_memcmp(a.data(), b.data(), a.size()) == 0;

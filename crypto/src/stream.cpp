@@ -88,7 +88,8 @@ Status StreamOpener::open_next_chunk() {
     if (len == 0)
         return make_error(Errc::malformed, counter_ > 0 ? "payload ends without a final chunk"
                                                         : "payload has no chunks");
-    if (len < kPoly1305TagSize) return make_error(Errc::malformed, "payload truncated inside a chunk");
+    if (len < kPoly1305TagSize)
+        return make_error(Errc::malformed, "payload truncated inside a chunk");
 
     // A short chunk can only be the final one. A full chunk is a middle one
     // unless it opens with the final flag; which it is shows only in its tag.
@@ -96,10 +97,12 @@ Status StreamOpener::open_next_chunk() {
     plain_.resize(len - kPoly1305TagSize);
     plain_pos_ = 0;
     bool last = len < kStreamSealedChunkSize;
-    bool opened = open_chacha20poly1305(key32(key_), chunk_nonce(counter_, last), {}, ciphertext, plain_);
+    bool opened =
+        open_chacha20poly1305(key32(key_), chunk_nonce(counter_, last), {}, ciphertext, plain_);
     if (!opened && !last) {
         last = true;
-        opened = open_chacha20poly1305(key32(key_), chunk_nonce(counter_, true), {}, ciphertext, plain_);
+        opened =
+            open_chacha20poly1305(key32(key_), chunk_nonce(counter_, true), {}, ciphertext, plain_);
     }
     if (!opened) {
         plain_.clear();

@@ -46,7 +46,8 @@ Result<std::size_t> FdSource::read(std::span<std::uint8_t> out) {
     for (;;) {
         ssize_t n = ::read(fd_, out.data(), out.size());
         if (n >= 0) return static_cast<std::size_t>(n);
-        if (errno != EINTR) return make_error(Errc::io, std::string("read: ") + std::strerror(errno));
+        if (errno != EINTR)
+            return make_error(Errc::io, std::string("read: ") + std::strerror(errno));
     }
 }
 

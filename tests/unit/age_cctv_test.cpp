@@ -59,7 +59,8 @@ Vector load(const fs::path& path) {
     std::size_t pos = 0;
     for (;;) {
         std::size_t nl = all.find('\n', pos);
-        if (nl == std::string::npos) throw std::runtime_error("vector without body: " + path.string());
+        if (nl == std::string::npos)
+            throw std::runtime_error("vector without body: " + path.string());
         std::string line = all.substr(pos, nl - pos);
         pos = nl + 1;
         if (line.empty()) break;
@@ -84,7 +85,8 @@ std::string skip_reason(const Vector& v) {
     if (v.get("armored") == "yes") return "ASCII armor is not implemented";
     bool x25519 = false;
     for (auto [it, end] = v.fields.equal_range("identity"); it != end; ++it) {
-        if (it->second.starts_with("AGE-SECRET-KEY-PQ-")) return "ML-KEM hybrid recipients are not implemented";
+        if (it->second.starts_with("AGE-SECRET-KEY-PQ-"))
+            return "ML-KEM hybrid recipients are not implemented";
         x25519 = true;
     }
     // A vector with only passphrases needs scrypt; one with neither (the empty
@@ -96,9 +98,12 @@ std::string skip_reason(const Vector& v) {
 
 std::string outcome_of(Errc code) {
     switch (code) {
-        case Errc::no_matching_key: return "no match";
-        case Errc::auth_failed: return "HMAC failure";
-        default: return "header failure";
+        case Errc::no_matching_key:
+            return "no match";
+        case Errc::auth_failed:
+            return "HMAC failure";
+        default:
+            return "header failure";
     }
 }
 

@@ -27,28 +27,28 @@ inline constexpr std::size_t kMaxHeaderSize = 1 << 20;  // beyond this a header 
 
 // An X25519 recipient, "age1…".
 class Recipient {
-public:
+  public:
     static Result<Recipient> parse(std::string_view text);
     static Recipient from_key(const X25519PublicKey& key) { return Recipient(key); }
     std::string to_string() const;
     const X25519PublicKey& key() const noexcept { return key_; }
     friend bool operator==(const Recipient&, const Recipient&) = default;
 
-private:
+  private:
     explicit Recipient(const X25519PublicKey& key) : key_(key) {}
     X25519PublicKey key_{};
 };
 
 // An X25519 identity, "AGE-SECRET-KEY-1…".
 class Identity {
-public:
+  public:
     static Result<Identity> parse(std::string_view text);
     static Identity generate(RandomSource& random);
     SecretBytes to_string() const;  // the secret key string itself: keep it secret
     Recipient recipient() const { return Recipient::from_key(key_.public_key()); }
     const X25519SecretKey& key() const noexcept { return key_; }
 
-private:
+  private:
     explicit Identity(X25519SecretKey key) : key_(std::move(key)) {}
     X25519SecretKey key_;
 };
@@ -67,7 +67,7 @@ struct Stanza {
 };
 
 class Header {
-public:
+  public:
     // Parses a complete header at the start of `bytes`; `consumed` receives
     // its length (through the newline after the MAC). Errc::malformed for any
     // deviation from the canonical form, Errc::unsupported for another version.
@@ -84,7 +84,7 @@ public:
     // consumes every byte and serialize() gives them back unchanged.
     std::string serialize() const;
 
-private:
+  private:
     Header(std::vector<Stanza> stanzas, const std::array<std::uint8_t, 32>& mac)
         : stanzas_(std::move(stanzas)), mac_(mac) {}
     std::vector<Stanza> stanzas_;
@@ -94,14 +94,14 @@ private:
 // Encrypts to one or more recipients. Bytes written to the Encryptor come out
 // of `out` as an age file; finish() seals the final chunk.
 class Encryptor final : public ByteSink {
-public:
+  public:
     static Result<std::unique_ptr<Encryptor>> create(ByteSink& out,
                                                      std::span<const Recipient> recipients,
                                                      RandomSource& random);
     Status write(std::span<const std::uint8_t> data) override;
     [[nodiscard]] Status finish();
 
-private:
+  private:
     Encryptor(ByteSink& out, SecretBytes payload_key) : sealer_(std::move(payload_key), out) {}
     StreamSealer sealer_;
 };
@@ -111,13 +111,13 @@ private:
 // Errc::no_matching_key ("no match"), Errc::auth_failed ("HMAC failure").
 // read() then releases verified plaintext only; a payload error is sticky.
 class Decryptor final : public ByteSource {
-public:
+  public:
     static Result<std::unique_ptr<Decryptor>> open(ByteSource& in,
                                                    std::span<const Identity> identities);
     Result<std::size_t> read(std::span<std::uint8_t> out) override;
     const Header& header() const noexcept { return header_; }
 
-private:
+  private:
     Decryptor(Header header, SecretBytes payload_key, ByteSource& in)
         : header_(std::move(header)), opener_(std::move(payload_key), in) {}
     Header header_;

@@ -22,24 +22,24 @@ inline constexpr std::size_t kHeaderSize = 17 + 16;
 std::uint64_t sealed_size(std::uint64_t plaintext_size) noexcept;
 
 class BlobWriter final : public ByteSink {
-public:
+  public:
     static Result<std::unique_ptr<BlobWriter>> create(ByteSink& out, const SecretBytes& blob_key,
                                                       RandomSource& random);
     Status write(std::span<const std::uint8_t> data) override;
     [[nodiscard]] Status finish();
 
-private:
+  private:
     BlobWriter(SecretBytes payload_key, ByteSink& out) : sealer_(std::move(payload_key), out) {}
     StreamSealer sealer_;
 };
 
 // Errc::malformed for a wrong magic or short header; then as StreamOpener.
 class BlobReader final : public ByteSource {
-public:
+  public:
     static Result<std::unique_ptr<BlobReader>> open(ByteSource& in, const SecretBytes& blob_key);
     Result<std::size_t> read(std::span<std::uint8_t> out) override;
 
-private:
+  private:
     BlobReader(SecretBytes payload_key, ByteSource& in) : opener_(std::move(payload_key), in) {}
     StreamOpener opener_;
 };

@@ -17,7 +17,7 @@ using Sha256Digest = std::array<std::uint8_t, 32>;
 using Blake2b512Digest = std::array<std::uint8_t, 64>;
 
 class Sha256 {
-public:
+  public:
     Sha256();
     ~Sha256();
     Sha256(Sha256&&) noexcept;
@@ -29,7 +29,7 @@ public:
     void update(std::string_view data);
     Sha256Digest finish();  // the object may be reused after finish()
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> state_;
 };
@@ -48,7 +48,7 @@ Result<SecretBytes> hkdf_sha256(std::span<const std::uint8_t> ikm,
                                 std::span<const std::uint8_t> info, std::size_t out_len);
 
 class Blake2b512 {
-public:
+  public:
     Blake2b512();
     ~Blake2b512();
     Blake2b512(Blake2b512&&) noexcept;
@@ -59,7 +59,7 @@ public:
     void update(std::span<const std::uint8_t> data);
     Blake2b512Digest finish();
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> state_;
 };

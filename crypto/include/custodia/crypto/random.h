@@ -9,7 +9,7 @@
 namespace custodia::crypto {
 
 class RandomSource {
-public:
+  public:
     virtual ~RandomSource() = default;
     virtual void fill(std::span<std::uint8_t> out) = 0;
 
@@ -27,11 +27,11 @@ RandomSource& system_random();
 // A ChaCha20 keystream from a fixed seed. For tests and reproducible fixtures
 // only: the same seed gives the same bytes on every machine.
 class DeterministicRandom final : public RandomSource {
-public:
+  public:
     explicit DeterministicRandom(std::uint64_t seed);
     void fill(std::span<std::uint8_t> out) override;
 
-private:
+  private:
     std::array<std::uint8_t, 32> key_{};
     std::uint64_t counter_ = 0;
 };

@@ -13,15 +13,15 @@
 namespace custodia {
 
 enum class Errc {
-    malformed,        // input does not follow the format
-    auth_failed,      // a MAC, AEAD tag or signature did not verify
-    no_matching_key,  // well-formed, but none of our keys opens it
-    wrong_passphrase, // the passphrase or recovery key does not unlock
-    unsupported,      // a valid construct we do not implement (version, stanza type)
-    io,               // the operating system refused a read, write, fsync or rename
-    cancelled,        // the caller asked us to stop
-    limit,            // a size, count or resource limit was exceeded
-    internal,         // a library call failed where it never should
+    malformed,         // input does not follow the format
+    auth_failed,       // a MAC, AEAD tag or signature did not verify
+    no_matching_key,   // well-formed, but none of our keys opens it
+    wrong_passphrase,  // the passphrase or recovery key does not unlock
+    unsupported,       // a valid construct we do not implement (version, stanza type)
+    io,                // the operating system refused a read, write, fsync or rename
+    cancelled,         // the caller asked us to stop
+    limit,             // a size, count or resource limit was exceeded
+    internal,          // a library call failed where it never should
 };
 
 const char* errc_name(Errc code) noexcept;
@@ -31,11 +31,13 @@ struct Error {
     std::string message;
 };
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+    return Error{code, std::move(message)};
+}
 
 template <class T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
     Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
@@ -49,17 +51,18 @@ public:
     const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
+    T&& operator*() && { return std::move(*this).value(); }
 
     const Error& error() const& { return std::get<1>(v_); }
     Error&& error() && { return std::get<1>(std::move(v_)); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
 
@@ -68,7 +71,7 @@ public:
     const Error& error() const& { return error_; }
     Error&& error() && { return std::move(error_); }
 
-private:
+  private:
     Error error_{Errc::internal, {}};
     bool ok_ = true;
 };

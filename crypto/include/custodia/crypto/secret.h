@@ -14,7 +14,7 @@
 namespace custodia::crypto {
 
 class SecretBytes {
-public:
+  public:
     SecretBytes() noexcept = default;
     explicit SecretBytes(std::size_t size);  // zero-filled; throws std::bad_alloc
     static SecretBytes copy_of(std::span<const std::uint8_t> bytes);
@@ -34,14 +34,12 @@ public:
     bool empty() const noexcept { return size_ == 0; }
     std::span<std::uint8_t> span() noexcept { return {data_, size_}; }
     std::span<const std::uint8_t> span() const noexcept { return {data_, size_}; }
-    std::string_view view() const noexcept {
-        return {reinterpret_cast<const char*>(data_), size_};
-    }
+    std::string_view view() const noexcept { return {reinterpret_cast<const char*>(data_), size_}; }
 
     // Constant-time comparison of contents; sizes are compared first (not secret).
     bool equals(std::span<const std::uint8_t> other) const noexcept;
 
-private:
+  private:
     std::uint8_t* data_ = nullptr;
     std::size_t size_ = 0;
 };

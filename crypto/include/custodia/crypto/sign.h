@@ -16,7 +16,7 @@ using Ed25519Signature = std::array<std::uint8_t, 64>;
 using X25519PublicKey = std::array<std::uint8_t, 32>;
 
 class Ed25519SecretKey {
-public:
+  public:
     static Ed25519SecretKey generate(RandomSource& random);
     static Result<Ed25519SecretKey> from_seed(std::span<const std::uint8_t> seed);  // 32 bytes
 
@@ -24,8 +24,9 @@ public:
     std::span<const std::uint8_t> seed() const noexcept { return key_.span().first(32); }
     Ed25519Signature sign_ed25519(std::span<const std::uint8_t> message) const;
 
-private:
-    Ed25519SecretKey(SecretBytes key, const Ed25519PublicKey& pk) : key_(std::move(key)), public_key_(pk) {}
+  private:
+    Ed25519SecretKey(SecretBytes key, const Ed25519PublicKey& pk)
+        : key_(std::move(key)), public_key_(pk) {}
     SecretBytes key_;  // libsodium's 64-byte form: seed || public key
     Ed25519PublicKey public_key_{};
 };
@@ -36,7 +37,7 @@ private:
                                   const Ed25519Signature& signature) noexcept;
 
 class X25519SecretKey {
-public:
+  public:
     static X25519SecretKey generate(RandomSource& random);
     static Result<X25519SecretKey> from_bytes(std::span<const std::uint8_t> scalar);  // 32 bytes
 
@@ -46,8 +47,9 @@ public:
     // (the shared secret would be all zeros).
     Result<SecretBytes> agree_x25519(const X25519PublicKey& peer) const;
 
-private:
-    X25519SecretKey(SecretBytes key, const X25519PublicKey& pk) : key_(std::move(key)), public_key_(pk) {}
+  private:
+    X25519SecretKey(SecretBytes key, const X25519PublicKey& pk)
+        : key_(std::move(key)), public_key_(pk) {}
     SecretBytes key_;
     X25519PublicKey public_key_{};
 };

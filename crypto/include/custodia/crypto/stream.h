@@ -24,14 +24,14 @@ inline constexpr std::size_t kStreamSealedChunkSize = kStreamChunkSize + 16;
 std::uint64_t stream_sealed_size(std::uint64_t size) noexcept;
 
 class StreamSealer final : public ByteSink {
-public:
+  public:
     StreamSealer(SecretBytes key, ByteSink& out);  // key: 32 bytes
     Status write(std::span<const std::uint8_t> data) override;
     // Seals the final chunk. Must be called exactly once; without it the
     // stream is, by construction, truncated and will not open.
     [[nodiscard]] Status finish();
 
-private:
+  private:
     Status seal_chunk(bool last);
 
     SecretBytes key_;
@@ -47,13 +47,13 @@ private:
 // reordered, duplicated, or a final chunk missing or misplaced),
 // Errc::malformed for a stream cut inside a tag or trailing bytes.
 class StreamOpener final : public ByteSource {
-public:
+  public:
     StreamOpener(SecretBytes key, ByteSource& in);
     Result<std::size_t> read(std::span<std::uint8_t> out) override;
     // Hands over bytes the caller already read past its own header.
     void prepend(std::span<const std::uint8_t> bytes);
 
-private:
+  private:
     Status open_next_chunk();
     Status check_no_trailing_data();
 

@@ -12,14 +12,14 @@
 namespace custodia::crypto {
 
 class ByteSource {
-public:
+  public:
     virtual ~ByteSource() = default;
     // Reads up to out.size() bytes; returns 0 only at the end of the stream.
     [[nodiscard]] virtual Result<std::size_t> read(std::span<std::uint8_t> out) = 0;
 };
 
 class ByteSink {
-public:
+  public:
     virtual ~ByteSink() = default;
     [[nodiscard]] virtual Status write(std::span<const std::uint8_t> data) = 0;
 };
@@ -30,39 +30,39 @@ public:
 [[nodiscard]] Status copy_stream(ByteSource& in, ByteSink& out);
 
 class MemorySource final : public ByteSource {
-public:
+  public:
     explicit MemorySource(std::span<const std::uint8_t> data) : data_(data) {}
     Result<std::size_t> read(std::span<std::uint8_t> out) override;
 
-private:
+  private:
     std::span<const std::uint8_t> data_;
 };
 
 class VectorSink final : public ByteSink {
-public:
+  public:
     Status write(std::span<const std::uint8_t> data) override;
     std::vector<std::uint8_t>& bytes() noexcept { return bytes_; }
 
-private:
+  private:
     std::vector<std::uint8_t> bytes_;
 };
 
 // Borrows a file descriptor; retries on EINTR and short writes.
 class FdSource final : public ByteSource {
-public:
+  public:
     explicit FdSource(int fd) : fd_(fd) {}
     Result<std::size_t> read(std::span<std::uint8_t> out) override;
 
-private:
+  private:
     int fd_;
 };
 
 class FdSink final : public ByteSink {
-public:
+  public:
     explicit FdSink(int fd) : fd_(fd) {}
     Status write(std::span<const std::uint8_t> data) override;
 
-private:
+  private:
     int fd_;
 };
 
