@@ -329,7 +329,8 @@ Result<std::unique_ptr<Decryptor>> Decryptor::open(ByteSource& in,
             return std::move(parsed).error();
         }
         std::size_t have = buf.size();
-        buf.resize(have + 4096);
+        // Grow geometrically so a large header is parsed O(log n) times, not once per block.
+        buf.resize(have + std::max<std::size_t>(4096, have));
         auto n = in.read(std::span(buf).subspan(have));
         if (!n) return std::move(n).error();
         buf.resize(have + *n);
