@@ -14,6 +14,10 @@ packages=(
   libgtest-dev libgmock-dev
   # independent tools the tests check our formats against
   age minisign zstd tar coreutils openssl zlib1g-dev argon2 sqlcipher
+  # a real SOCKS5 proxy for the sync tests (Tor stand-in on loopback)
+  microsocks
+  # extracts fuzz seeds from the age test vectors (tests/fuzz/make_seeds.py)
+  python3
 )
 
 as_root() {

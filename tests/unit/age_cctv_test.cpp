@@ -1,12 +1,14 @@
 // Every C2SP CCTV age vector (tests/vectors/age, source in its README) run
-// through our decryptor, as age's own testkit_test.go does. Each file is one
-// CTest case. Vectors for features we do not implement are skipped, and each
-// skip names its reason so CTest counts and lists it.
+// through our decryptor, as age's own testkit_test.go does. Each runnable file
+// is one CTest case. Vectors for features we do not implement (ASCII armor,
+// scrypt, ML-KEM hybrids) are counted by reason in one test that prints the
+// counts and fails if the set changes, so none is ignored silently.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -72,7 +74,7 @@ Vector load(const fs::path& path) {
     return v;
 }
 
-std::vector<std::string> vector_names() {
+std::vector<std::string> all_vector_names() {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(fs::path(CUSTODIA_VECTORS_DIR) / "age"))
         if (e.path().extension().empty()) names.push_back(e.path().filename().string());
@@ -96,6 +98,14 @@ std::string skip_reason(const Vector& v) {
     return {};
 }
 
+std::vector<std::string> runnable_vector_names() {
+    std::vector<std::string> names;
+    for (const auto& name : all_vector_names())
+        if (skip_reason(load(fs::path(CUSTODIA_VECTORS_DIR) / "age" / name)).empty())
+            names.push_back(name);
+    return names;
+}
+
 std::string outcome_of(Errc code) {
     switch (code) {
         case Errc::no_matching_key:
@@ -111,7 +121,7 @@ class AgeCctv : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(AgeCctv, DecryptsAsTheVectorExpects) {
     Vector v = load(fs::path(CUSTODIA_VECTORS_DIR) / "age" / GetParam());
-    if (auto why = skip_reason(v); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_EQ(skip_reason(v), "");
 
     std::vector<age::Identity> ids;
     for (auto [it, end] = v.fields.equal_range("identity"); it != end; ++it) {
@@ -149,7 +159,6 @@ TEST_P(AgeCctv, DecryptsAsTheVectorExpects) {
 // Canonical form: a header that parses re-serialises to exactly its bytes.
 TEST_P(AgeCctv, ParsedHeaderReserialisesIdentically) {
     Vector v = load(fs::path(CUSTODIA_VECTORS_DIR) / "age" / GetParam());
-    if (v.get("armored") == "yes") GTEST_SKIP() << "ASCII armor is not implemented";
     std::size_t consumed = 0;
     auto header = age::Header::parse(v.file, consumed);
     if (!header) {
@@ -160,12 +169,32 @@ TEST_P(AgeCctv, ParsedHeaderReserialisesIdentically) {
     EXPECT_EQ(header->serialize(), original);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cctv, AgeCctv, ::testing::ValuesIn(vector_names()),
+INSTANTIATE_TEST_SUITE_P(Cctv, AgeCctv, ::testing::ValuesIn(runnable_vector_names()),
                          [](const auto& vector) { return vector.param; });
 
-TEST(AgeCctvSuite, AllVectorsPresent) {
-    // 143 files in the published set: a missing copy must not pass silently.
-    EXPECT_EQ(vector_names().size(), 143u);
+TEST(AgeCctvSuite, EveryVectorIsRunOrCountedAsUnimplemented) {
+    std::map<std::string, int> not_run;
+    for (const auto& name : all_vector_names()) {
+        auto why = skip_reason(load(fs::path(CUSTODIA_VECTORS_DIR) / "age" / name));
+        if (!why.empty()) ++not_run[why];
+    }
+    int skipped = 0;
+    for (const auto& [why, count] : not_run) {
+        std::cout << "[ CCTV     ] not run: " << count << " vectors: " << why << "\n";
+        skipped += count;
+    }
+    std::size_t run = runnable_vector_names().size();
+    std::cout << "[ CCTV     ] run: " << run << " of " << all_vector_names().size() << " vectors\n";
+    RecordProperty("vectors_run", static_cast<int>(run));
+    RecordProperty("vectors_not_run", skipped);
+    // The published set has 143 files; a vector lost in copying, or one that
+    // starts or stops being runnable, changes these numbers and fails here.
+    EXPECT_EQ(all_vector_names().size(), 143u);
+    EXPECT_EQ(run, 68u);
+    EXPECT_EQ(not_run["ASCII armor is not implemented"], 33);
+    EXPECT_EQ(not_run["ML-KEM hybrid recipients are not implemented"], 18);
+    EXPECT_EQ(not_run["scrypt passphrase recipients are not implemented"],
+              24);  // scrypt_and_x25519 runs
 }
 
 }  // namespace

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test Custodia has:
+#   1. the libFuzzer targets for a short fixed time each (clang, ASan+UBSan);
+#   2. the whole GoogleTest/CTest suite in the dev preset (-Werror).
+# The last thing printed is CTest's summary of step 2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./packaging/install-deps.sh
+
+jobs=$(nproc)
+
+echo "== fuzz: build and short runs"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+ctest --test-dir build/fuzz --output-on-failure -j 1
+
+echo "== dev: build and the full suite"
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j "$jobs"
+ctest --preset dev -j "$jobs"
