@@ -37,11 +37,13 @@ recipient=$(age-keygen -y "$work/key")
 age -e -r "$recipient" -o "$work/reference.age" "$plain"
 
 ours_encrypt_file()  { "$cli" encrypt -r "$recipient" -o "$work/ours.age" "$plain"; }
-age_encrypt_file()   { age -e -r "$recipient" -o "$work/age.age" "$plain"; }
+# ours fsyncs its output before renaming it into place; age does not, so the
+# reference pays the same durability cost with `sync FILE` (fsync).
+age_encrypt_file()   { age -e -r "$recipient" -o "$work/age.age" "$plain" && sync "$work/age.age"; }
 ours_encrypt_null()  { "$cli" encrypt -r "$recipient" "$plain" >/dev/null; }
 age_encrypt_null()   { age -e -r "$recipient" "$plain" >/dev/null; }
 ours_decrypt_file()  { "$cli" decrypt -i "$work/key" -o "$work/ours.out" "$work/reference.age"; }
-age_decrypt_file()   { age -d -i "$work/key" -o "$work/age.out" "$work/reference.age"; }
+age_decrypt_file()   { age -d -i "$work/key" -o "$work/age.out" "$work/reference.age" && sync "$work/age.out"; }
 ours_decrypt_null()  { "$cli" decrypt -i "$work/key" "$work/reference.age" >/dev/null; }
 age_decrypt_null()   { age -d -i "$work/key" "$work/reference.age" >/dev/null; }
 ours_sha256()        { "$sha" "$plain" >"$work/ours.sha256"; }
@@ -64,9 +66,9 @@ best_of() {
 }
 
 rows=(
-  "encrypt to file (fsync)|ours_encrypt_file|age_encrypt_file|age -e -r R -o OUT"
+  "encrypt to file (fsync)|ours_encrypt_file|age_encrypt_file|age -e -r R -o OUT; sync OUT"
   "encrypt to /dev/null|ours_encrypt_null|age_encrypt_null|age -e -r R >/dev/null"
-  "decrypt to file (fsync)|ours_decrypt_file|age_decrypt_file|age -d -i KEY -o OUT"
+  "decrypt to file (fsync)|ours_decrypt_file|age_decrypt_file|age -d -i KEY -o OUT; sync OUT"
   "decrypt to /dev/null|ours_decrypt_null|age_decrypt_null|age -d -i KEY >/dev/null"
   "sha256|ours_sha256|openssl_sha256|openssl dgst -sha256"
 )
