@@ -10,6 +10,7 @@ namespace {
 class SystemRandom final : public RandomSource {
   public:
     void fill(std::span<std::uint8_t> out) override {
+        if (out.empty()) return;  // an empty span may have a null data(): libsodium must not see it
         detail::ensure_sodium();
         randombytes_buf(out.data(), out.size());
     }
@@ -27,6 +28,7 @@ DeterministicRandom::DeterministicRandom(std::uint64_t seed) {
 }
 
 void DeterministicRandom::fill(std::span<std::uint8_t> out) {
+    if (out.empty()) return;
     // One ChaCha20 keystream per call, each call with a fresh 64-bit nonce.
     std::array<std::uint8_t, crypto_stream_chacha20_NONCEBYTES> nonce{};
     for (std::size_t i = 0; i < 8; ++i) nonce[i] = static_cast<std::uint8_t>(counter_ >> (8 * i));
