@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test Custodia has:
 #   1. the libFuzzer targets for a short fixed time each (clang, ASan+UBSan);
-#   2. the whole GoogleTest/CTest suite in the dev preset (-Werror).
+#   2. the whole GoogleTest/CTest suite in the asan preset: -Werror, with
+#      AddressSanitizer and UndefinedBehaviorSanitizer, so a warning, a memory
+#      error or undefined behaviour anywhere fails the run.
 # The last thing printed is CTest's summary of step 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$jobs"
 ctest --test-dir build/fuzz --output-on-failure -j 1
 
-echo "== dev: build and the full suite"
-cmake --preset dev >/dev/null
-cmake --build --preset dev -j "$jobs"
-ctest --preset dev -j "$jobs"
+echo "== asan: build and the full suite"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
+ctest --preset asan -j "$jobs"
