@@ -263,6 +263,12 @@ Result<Signature> Signer::sign(ByteSource& message, std::string_view trusted_com
     return sign_digest(*digest, trusted_comment, untrusted_comment);
 }
 
+Result<Signature> Signer::sign_prehashed(const Blake2b512Digest& digest,
+                                         std::string_view trusted_comment,
+                                         std::string_view untrusted_comment) const {
+    return sign_digest(digest, trusted_comment, untrusted_comment);
+}
+
 Result<Signature> Signer::sign_digest(std::span<const std::uint8_t> prehash,
                                       std::string_view trusted_comment,
                                       std::string_view untrusted_comment) const {
@@ -316,6 +322,18 @@ Status verify(const PublicKey& key, const Signature& sig, std::span<const std::u
         ok = verify_ed25519(key.key(), message, sig.signature_);
     }
     return ok ? Status{} : bad_signature();
+}
+
+Status verify_prehashed(const PublicKey& key, const Signature& sig,
+                        const Blake2b512Digest& digest) {
+    if (!sig.prehashed_)
+        return make_error(Errc::unsupported,
+                          "legacy minisign signatures cannot be checked from a digest");
+    if (auto st = check_header(key, sig.key_id_, sig.signature_, sig.trusted_comment_,
+                               sig.global_signature_);
+        !st)
+        return st;
+    return verify_ed25519(key.key(), digest, sig.signature_) ? Status{} : bad_signature();
 }
 
 Status verify(const PublicKey& key, const Signature& sig, ByteSource& message) {

@@ -1,5 +1,6 @@
 // Hashes and key derivation: SHA-256, HMAC-SHA-256, HKDF-SHA-256 (OpenSSL,
-// which uses the CPU's SHA instructions) and BLAKE2b-512 (libsodium).
+// which uses the CPU's SHA instructions) and BLAKE2b-512 (also OpenSSL, twice
+// as fast as libsodium 1.0.18 here).
 #pragma once
 
 #include <array>

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "custodia/crypto/hash.h"
 #include "custodia/crypto/result.h"
 #include "custodia/crypto/sign.h"
 #include "custodia/crypto/stream_io.h"
@@ -61,6 +62,7 @@ private:
     friend class Signer;
     friend Status verify(const PublicKey&, const Signature&, ByteSource&);
     friend Status verify(const PublicKey&, const Signature&, std::span<const std::uint8_t>);
+    friend Status verify_prehashed(const PublicKey&, const Signature&, const Blake2b512Digest&);
     Signature() = default;
     bool prehashed_ = true;
     KeyId key_id_{};
@@ -79,6 +81,12 @@ public:
                            std::string_view untrusted_comment = "signature from custodia") const;
     Result<Signature> sign(ByteSource& message, std::string_view trusted_comment,
                            std::string_view untrusted_comment = "signature from custodia") const;
+    // For a caller that computed BLAKE2b-512 of the message while streaming it
+    // for other reasons (the bundle writer hashes the file it is writing), so
+    // the message need not be read a second time.
+    Result<Signature> sign_prehashed(
+        const Blake2b512Digest& digest, std::string_view trusted_comment,
+        std::string_view untrusted_comment = "signature from custodia") const;
 
 private:
     Result<Signature> sign_digest(std::span<const std::uint8_t> prehash,
@@ -94,5 +102,9 @@ private:
 [[nodiscard]] Status verify(const PublicKey& key, const Signature& sig,
                             std::span<const std::uint8_t> message);
 [[nodiscard]] Status verify(const PublicKey& key, const Signature& sig, ByteSource& message);
+// The same check from BLAKE2b-512(message) computed by the caller. Only
+// prehashed ("ED") signatures can be checked this way (Errc::unsupported else).
+[[nodiscard]] Status verify_prehashed(const PublicKey& key, const Signature& sig,
+                                      const Blake2b512Digest& digest);
 
 }  // namespace custodia::crypto::minisign

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Sealed-bundle throughput against the reference pipelines, in the same run on
+# the same files (DESIGN.md §9: each figure is a ratio):
+#   export         bundle_bench seal        vs  tar -c | zstd -1 | age -r R > OUT
+#   open + verify  bundle_bench open … DIR  vs  age -d | tar --zstd -x -C DIR; sha256sum -c
+#
+#   tests/bench/bundle_bench.sh [BUILD_DIR]      (default: build/release)
+#
+# Builds nothing: BUILD_DIR must hold a release build of bundle_bench
+# (`cmake --build --preset release --target bundle_bench`). The case is
+# CUSTODIA_BENCH_MIB MiB (default 256): seven eighths incompressible (media),
+# one eighth text, plus 64 small files. Every command runs 3 times; the best
+# wall-clock time counts. Ours fsyncs the bundle and envelope; the reference
+# does not, so it is also shown followed by `sync` of its output. Outputs are
+# checked afterwards. Prints a table and writes BUILD_DIR/bundle_bench.json.
+set -euo pipefail
+
+build=${1:-build/release}
+bench=$build/tests/bench/bundle_bench
+size_mib=${CUSTODIA_BENCH_MIB:-256}
+runs=3
+
+[[ -x $bench ]] || { echo "bundle_bench: $bench not found: build the release preset first" >&2; exit 2; }
+for tool in age age-keygen tar zstd sha256sum minisign cmp base64; do
+  command -v "$tool" >/dev/null || { echo "bundle_bench: $tool is missing (packaging/install-deps.sh)" >&2; exit 2; }
+done
+
+# Inside the build folder: a real file system, not a tmpfs that hides write costs.
+work=$(mktemp -d "$build/bundle-bench-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+case_dir=$work/case
+mkdir -p "$case_dir" "$work/ours" "$work/ref"
+
+big=$((size_mib / 8))
+for i in 1 2 3 4 5 6 7; do head -c "$((big * 1024 * 1024))" /dev/urandom >"$case_dir/media-$i.bin"; done
+head -c "$((big * 1024 * 1024 * 3 / 4))" /dev/urandom | base64 -w 76 >"$case_dir/transcript.txt"
+for i in $(seq -w 1 64); do head -c 16384 /dev/urandom >"$case_dir/photo-$i.jpg"; done
+# The vault knows every SHA-256 from capture; computing them is not part of export.
+(cd "$case_dir" && sha256sum -- *) >"$work/case.sha256"
+case_bytes=$(du -sb "$case_dir" | cut -f1)
+
+age-keygen -o "$work/key" 2>/dev/null
+recipient=$(age-keygen -y "$work/key")
+
+ours_export()    { "$bench" seal "$case_dir" "$work/case.sha256" "$work/ours" "$recipient" >/dev/null; }
+ref_export()     { tar -c -C "$case_dir" . | zstd -1 -q | age -r "$recipient" >"$work/ref/ref.age"; }
+ref_export_sync(){ ref_export && sync "$work/ref/ref.age"; }
+ours_open()      { "$bench" open "$work/ours/bench.custodia" "$work/key" "$work/ours/device.pub" "$work/x-ours" >/dev/null; }
+ours_verify()    { "$bench" open "$work/ours/bench.custodia" "$work/key" "$work/ours/device.pub" >/dev/null; }
+ref_open()       {
+  mkdir -p "$work/x-ref"
+  age -d -i "$work/key" "$work/ours/bench.custodia" | tar --zstd -xf - -C "$work/x-ref"
+  (cd "$work/x-ref" && sha256sum -c --quiet SHA256SUMS)
+}
+
+clean() {
+  rm -rf "$work/x-ours" "$work/x-ref" "$work/ref/ref.age"
+  case "$1" in ours_export) rm -f "$work/ours/bench.custodia" "$work/ours/bench.custodia.envelope" ;; esac
+}
+
+# Prints the best of $runs wall-clock times of function $1, in seconds.
+best_of() {
+  local best="" start end t
+  for ((i = 0; i < runs; i++)); do
+    clean "$1"
+    sync
+    start=$(date +%s%N)
+    "$1" || { echo "bundle_bench: $1 failed" >&2; exit 1; }
+    end=$(date +%s%N)
+    t=$((end - start))
+    if [[ -z $best || $t -lt $best ]]; then best=$t; fi
+  done
+  awk -v ns="$best" 'BEGIN { printf "%.3f", ns / 1e9 }'
+}
+
+rows=(
+  "export (fsync, + envelope)|ours_export|ref_export|tar -c | zstd -1 | age -r R > OUT"
+  "export vs reference + sync|ours_export|ref_export_sync|… > OUT; sync OUT"
+  "open + verify + extract|ours_open|ref_open|age -d | tar --zstd -x; sha256sum -c"
+  "verify only (no files out)|ours_verify|ref_open|age -d | tar --zstd -x; sha256sum -c"
+)
+
+declare -a results
+mib=$(awk -v b="$case_bytes" 'BEGIN { printf "%.0f", b / 1048576 }')
+printf '\n%-28s %9s %9s %8s   %s\n' "operation (${mib} MiB case)" "ours s" "ref s" "ratio" "reference"
+for row in "${rows[@]}"; do
+  IFS='|' read -r name ours ref ref_text <<<"$row"
+  # The open rows need a bundle to open.
+  [[ -f $work/ours/bench.custodia ]] || ours_export
+  t_ours=$(best_of "$ours")
+  [[ -f $work/ours/bench.custodia ]] || ours_export
+  t_ref=$(best_of "$ref")
+  ratio=$(awk -v a="$t_ours" -v b="$t_ref" 'BEGIN { printf "%.2f", a / b }')
+  mib_s=$(awk -v a="$t_ours" -v b="$case_bytes" 'BEGIN { printf "%.0f", b / 1048576 / a }')
+  printf '%-28s %9s %9s %7sx   %s  (ours %s MiB/s)\n' "$name" "$t_ours" "$t_ref" "$ratio" "$ref_text" "$mib_s"
+  results+=("$(printf '{"operation": "%s", "ours_seconds": %s, "reference_seconds": %s, "ratio": %s, "reference": "%s"}' \
+    "$name" "$t_ours" "$t_ref" "$ratio" "$ref_text")")
+done
+
+# Check what the last runs left behind.
+verified=true
+check() {
+  if ! "$@"; then echo "bundle_bench: output check failed: $*" >&2; verified=false; fi
+}
+[[ -f $work/ours/bench.custodia ]] || ours_export
+clean none
+ours_open
+ref_open
+check minisign -Vqm "$work/ours/bench.custodia" -x "$work/ours/bench.custodia.envelope" -p "$work/ours/device.pub"
+for f in "$case_dir"/*; do
+  name=$(basename "$f")
+  check cmp -s "$f" "$(find "$work/x-ours/files" -name "$name" -print -quit)"
+  check cmp -s "$f" "$(find "$work/x-ref/files" -name "$name" -print -quit)"
+done
+echo
+$verified && echo "outputs verified: envelope checks with minisign, age+tar+sha256sum -c accept the bundle, every file extracted by both equals its original"
+
+json=$build/bundle_bench.json
+{
+  printf '{\n  "benchmark": "bundle_bench",\n  "date": "%s",\n  "case_bytes": %d,\n  "runs": %d,\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$case_bytes" "$runs"
+  printf '  "statistic": "best wall-clock time of the runs",\n'
+  printf '  "machine": {"cpus": %d, "kernel": "%s"},\n' "$(nproc)" "$(uname -r)"
+  printf '  "tools": {"age": "%s", "zstd": "%s", "tar": "%s"},\n' "$(age --version)" \
+    "$(zstd --version | head -1)" "$(tar --version | head -1)"
+  printf '  "outputs_verified": %s,\n  "results": [\n' "$verified"
+  for ((i = 0; i < ${#results[@]}; i++)); do
+    printf '    %s%s\n' "${results[i]}" "$([[ $i -lt $((${#results[@]} - 1)) ]] && echo ,)"
+  done
+  printf '  ]\n}\n'
+} >"$json"
+echo "results written to $json"
+$verified
