@@ -10,6 +10,7 @@
 
 #include "age_commands.h"
 #include "exit_codes.h"
+#include "vault_cli.h"
 
 namespace {
 
@@ -100,6 +101,8 @@ int main(int argc, char** argv) {
     decrypt_cmd->add_option("input", decrypt.input, "Input file (default: stdin)")
         ->option_text("IN");
 
+    const custodia::cli::VaultVerbs vault_verbs(app);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -123,6 +126,9 @@ int main(int argc, char** argv) {
         }
         if (decrypt_cmd->parsed()) {
             return report(custodia::cli::run_decrypt(decrypt));
+        }
+        if (auto outcome = vault_verbs.run()) {
+            return report(*outcome);
         }
     } catch (const std::bad_alloc&) {
         std::cerr << kProgram << ": out of memory\n";
