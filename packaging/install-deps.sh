@@ -16,8 +16,17 @@ packages=(
   age minisign zstd tar coreutils openssl zlib1g-dev argon2 sqlcipher
   # a real SOCKS5 proxy for the sync tests (Tor stand-in on loopback)
   microsocks
+  # terminal QR codes for enrolment (custodia-intake enroll --qr)
+  libqrencode-dev
   # extracts fuzz seeds from the age test vectors (tests/fuzz/make_seeds.py)
   python3
+  # the desktop app (app/desktop) and its Qt Quick Test suite; tests run on
+  # the offscreen platform, so no X server is needed
+  qt6-base-dev qt6-declarative-dev qt6-multimedia-dev
+  qml6-module-qtqml qml6-module-qtqml-workerscript qml6-module-qtquick
+  qml6-module-qtquick-templates qml6-module-qtquick-controls
+  qml6-module-qtquick-layouts qml6-module-qtquick-window qml6-module-qtquick-dialogs
+  qml6-module-qt-labs-folderlistmodel qml6-module-qttest
 )
 
 as_root() {
