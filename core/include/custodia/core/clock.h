@@ -8,7 +8,7 @@
 namespace custodia::core {
 
 struct Timestamp {
-    std::int64_t unix_ms = 0;      // UTC
+    std::int64_t unix_ms = 0;         // UTC
     std::int32_t offset_minutes = 0;  // the device's local offset from UTC at that moment
     friend bool operator==(const Timestamp&, const Timestamp&) = default;
 };
@@ -19,7 +19,7 @@ std::string format_utc(std::int64_t unix_ms);
 std::string format_local(const Timestamp& t);
 
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     virtual Timestamp now() = 0;
     // Where the time comes from, recorded with every capture: "system" for the
@@ -31,7 +31,7 @@ Clock& system_clock();
 
 // Starts at a fixed instant and advances by a fixed step at every call.
 class FixedClock final : public Clock {
-public:
+  public:
     explicit FixedClock(std::int64_t start_unix_ms, std::int64_t step_ms = 1000,
                         std::int32_t offset_minutes = 0)
         : next_(start_unix_ms), step_(step_ms), offset_(offset_minutes) {}
@@ -42,7 +42,7 @@ public:
     }
     std::string source() const override { return "fixed"; }
 
-private:
+  private:
     std::int64_t next_;
     std::int64_t step_;
     std::int32_t offset_;

@@ -86,7 +86,7 @@ struct Item {
     CaseId case_id;
     ItemFields fields;
     CaptureInfo capture;
-    std::optional<Attachment> attachment;  // none for a written testimony kept as text
+    std::optional<Attachment> attachment;              // none for a written testimony kept as text
     std::array<std::uint8_t, 64> capture_signature{};  // Ed25519 over the capture record
     ItemState state = ItemState::active;
 };

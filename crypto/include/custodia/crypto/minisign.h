@@ -28,10 +28,12 @@ using KeyId = std::array<std::uint8_t, 8>;
 std::string key_id_hex(const KeyId& id);
 
 class PublicKey {
-public:
+  public:
     // Accepts the bare base64 line or a whole .pub file (untrusted comment + line).
     static Result<PublicKey> parse(std::string_view text);
-    static PublicKey from(const KeyId& id, const Ed25519PublicKey& key) { return PublicKey(id, key); }
+    static PublicKey from(const KeyId& id, const Ed25519PublicKey& key) {
+        return PublicKey(id, key);
+    }
     // Custodia device keys use key id = BLAKE2b-512(pk)[0..8]; minisign's own
     // keys have random ids, which verification accepts as they are.
     static PublicKey derive_from(const Ed25519PublicKey& key);
@@ -41,14 +43,14 @@ public:
     const KeyId& key_id() const noexcept { return key_id_; }
     const Ed25519PublicKey& key() const noexcept { return key_; }
 
-private:
+  private:
     PublicKey(const KeyId& id, const Ed25519PublicKey& key) : key_id_(id), key_(key) {}
     KeyId key_id_{};
     Ed25519PublicKey key_{};
 };
 
 class Signature {
-public:
+  public:
     // A .minisig file: 4 lines, each ending with '\n' (the last one optional).
     static Result<Signature> parse(std::string_view text);
     std::string serialize() const;  // canonical .minisig text
@@ -58,7 +60,7 @@ public:
     const std::string& untrusted_comment() const noexcept { return untrusted_comment_; }
     const std::string& trusted_comment() const noexcept { return trusted_comment_; }
 
-private:
+  private:
     friend class Signer;
     friend Status verify(const PublicKey&, const Signature&, ByteSource&);
     friend Status verify(const PublicKey&, const Signature&, std::span<const std::uint8_t>);
@@ -74,7 +76,7 @@ private:
 
 // Signs with an Ed25519 key under a minisign key id ("ED", prehashed).
 class Signer {
-public:
+  public:
     Signer(const Ed25519SecretKey& key, const KeyId& id) : key_(key), key_id_(id) {}
     // Comments must not contain '\n' or '\r' (Errc::malformed).
     Result<Signature> sign(std::span<const std::uint8_t> message, std::string_view trusted_comment,
@@ -88,7 +90,7 @@ public:
         const Blake2b512Digest& digest, std::string_view trusted_comment,
         std::string_view untrusted_comment = "signature from custodia") const;
 
-private:
+  private:
     Result<Signature> sign_digest(std::span<const std::uint8_t> prehash,
                                   std::string_view trusted_comment,
                                   std::string_view untrusted_comment) const;
