@@ -1139,8 +1139,6 @@ CommandOutcome run_wipe(const VaultGlobals& globals, const WipeOptions& options)
     if (auto s = Vault::wipe(*dir); !s) {
         return failure_from(s.error(), "wipe");
     }
-    // The failed-unlock counter holds no secret, but it belongs to the vault.
-    ::unlink((*dir / core::kUnlockFailuresFileName).c_str());
     std::string text = "The vault at " + dir->string() + " was destroyed.\n";
     // Only an empty directory is removed: --vault may name a directory that
     // holds other things too, and those are not ours to delete.

@@ -369,7 +369,9 @@ Status Vault::wipe(const std::filesystem::path& dir) {
     for (const std::string& name :
          {db_name, db_name + "-wal", db_name + "-shm", db_name + "-journal",
           std::string(vault_format::kCheckpointFileName),
-          std::string(vault_format::kCheckpointFileName) + std::string(vault_format::kTempSuffix)})
+          std::string(vault_format::kCheckpointFileName) + std::string(vault_format::kTempSuffix),
+          // The failed-unlock counter holds no secret, but it belongs to the vault.
+          std::string(kUnlockFailuresFileName)})
         keep(remove_file(dir / name));
     BlobStore blobs(dir / vault_format::kBlobDirectoryName);
     if (auto listing = blobs.list()) {
