@@ -4,9 +4,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <new>
+#include <optional>
 #include <system_error>
+#include <thread>
+
+#include "custodia/crypto/secret.h"
 
 namespace custodia::core {
 
@@ -113,11 +123,196 @@ Result<std::optional<std::vector<std::uint8_t>>> read_small_file(const std::file
     return std::optional<std::vector<std::uint8_t>>{std::move(out)};
 }
 
+// Direct I/O: the sealing thread fills aligned pieces, a writer thread
+// writes them. Offsets and lengths stay multiples of kBlock until the last
+// piece, whose unaligned tail is written after O_DIRECT is turned off.
+class WriteBehindSink::DirectWriter {
+  public:
+    static constexpr std::size_t kBlock = 4096;
+    static constexpr std::size_t kPieceBytes = std::size_t{2} << 20;
+    static constexpr std::size_t kPieces = 3;
+
+    DirectWriter(int fd, int buffered_flags) : fd_(fd), buffered_flags_(buffered_flags) {
+        for (std::size_t i = 0; i < kPieces; ++i) {
+            pieces_[i].data = static_cast<std::uint8_t*>(std::aligned_alloc(kBlock, kPieceBytes));
+            if (pieces_[i].data == nullptr) throw std::bad_alloc();
+            free_.push_back(i);
+        }
+        thread_ = std::thread([this] { run(); });
+    }
+
+    ~DirectWriter() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        changed_.notify_all();
+        thread_.join();
+        restore_buffered();
+        for (auto& p : pieces_) {
+            crypto::wipe(std::span(p.data, kPieceBytes));
+            std::free(p.data);
+        }
+    }
+    DirectWriter(const DirectWriter&) = delete;
+    DirectWriter& operator=(const DirectWriter&) = delete;
+
+    Status write(std::span<const std::uint8_t> data) {
+        while (!data.empty()) {
+            if (!current_) {
+                auto i = acquire();
+                if (!i) return failure();
+                current_ = *i;
+                pieces_[*current_].size = 0;
+            }
+            Piece& p = pieces_[*current_];
+            const std::size_t n = std::min(data.size(), kPieceBytes - p.size);
+            std::memcpy(p.data + p.size, data.data(), n);
+            p.size += n;
+            data = data.subspan(n);
+            if (p.size == kPieceBytes) submit();
+        }
+        return {};
+    }
+
+    // Writes everything pending; the caller fsyncs.
+    Status finish() {
+        if (current_) submit();
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return (full_.empty() && !busy_) || error_; });
+        if (error_) return *error_;
+        return {};
+    }
+
+    std::uint64_t written() {
+        std::lock_guard lock(mutex_);
+        return written_;
+    }
+
+  private:
+    struct Piece {
+        std::uint8_t* data = nullptr;
+        std::size_t size = 0;
+    };
+
+    std::optional<std::size_t> acquire() {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return !free_.empty() || error_; });
+        if (error_) return std::nullopt;
+        const std::size_t i = free_.front();
+        free_.pop_front();
+        return i;
+    }
+
+    void submit() {
+        {
+            std::lock_guard lock(mutex_);
+            full_.push_back(*current_);
+        }
+        current_.reset();
+        changed_.notify_all();
+    }
+
+    Error failure() {
+        std::lock_guard lock(mutex_);
+        return error_ ? *error_ : make_error(Errc::io, "write failed");
+    }
+
+    void run() {
+        for (;;) {
+            std::size_t i = 0;
+            {
+                std::unique_lock lock(mutex_);
+                changed_.wait(lock, [&] { return !full_.empty() || stopping_; });
+                if (stopping_) return;  // abandoned: the caller is not committing this file
+                i = full_.front();
+                full_.pop_front();
+                busy_ = true;
+            }
+            // After a failure nothing more is written: the file is lost anyway.
+            Status s = error_ ? Status{} : write_piece(pieces_[i]);
+            {
+                std::lock_guard lock(mutex_);
+                busy_ = false;
+                if (!s && !error_) error_ = s.error();
+                free_.push_back(i);
+            }
+            changed_.notify_all();
+        }
+    }
+
+    Status write_piece(const Piece& p) {
+        std::span<const std::uint8_t> left(p.data, p.size);
+        while (!left.empty()) {
+            if (direct_ && left.size() < kBlock) restore_buffered();  // the tail
+            const std::size_t want = direct_ ? left.size() / kBlock * kBlock : left.size();
+            const ssize_t n = ::write(fd_, left.data(), want);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                // A file system that accepted O_DIRECT but not these writes:
+                // the same bytes again through the page cache.
+                if (errno == EINVAL && direct_) {
+                    restore_buffered();
+                    continue;
+                }
+                return errno_error("write failed", errno);
+            }
+            left = left.subspan(static_cast<std::size_t>(n));
+            {
+                std::lock_guard lock(mutex_);
+                written_ += static_cast<std::uint64_t>(n);
+            }
+            if (direct_ && static_cast<std::size_t>(n) % kBlock != 0) restore_buffered();
+        }
+        return {};
+    }
+
+    void restore_buffered() {
+        if (!direct_) return;
+        (void)::fcntl(fd_, F_SETFL, buffered_flags_);
+        direct_ = false;
+    }
+
+    int fd_;
+    int buffered_flags_;
+    bool direct_ = true;  // the writer thread's, and the destructor's after join
+    std::array<Piece, kPieces> pieces_{};
+    std::optional<std::size_t> current_;  // being filled by the caller
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<std::size_t> free_;
+    std::deque<std::size_t> full_;
+    bool busy_ = false;
+    bool stopping_ = false;
+    std::optional<Error> error_;
+    std::uint64_t written_ = 0;
+    std::thread thread_;
+};
+
 WriteBehindSink::WriteBehindSink(int fd) : fd_(fd) {
     buffer_.reserve(kWriteBuffer);
 }
 
 WriteBehindSink::~WriteBehindSink() = default;
+
+std::uint64_t WriteBehindSink::bytes_written() const noexcept {
+    return direct_ ? direct_->written() : written_;
+}
+
+// Once the file is known to be large (1 MiB collected, nothing written yet):
+// O_DIRECT where the file system takes it, at offset 0.
+void WriteBehindSink::try_direct() {
+    decided_ = true;
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::lseek(fd_, 0, SEEK_CUR) != 0) return;
+    if (::fcntl(fd_, F_SETFL, flags | O_DIRECT) != 0) return;
+    try {
+        direct_ = std::make_unique<DirectWriter>(fd_, flags);
+    } catch (const std::exception&) {  // no memory or no thread: the page cache
+        (void)::fcntl(fd_, F_SETFL, flags);
+        direct_.reset();
+    }
+}
 
 Status WriteBehindSink::drain() {
     if (buffer_.empty()) return {};
@@ -141,10 +336,11 @@ Status WriteBehindSink::start_write_back() {
 }
 
 Status WriteBehindSink::write(std::span<const std::uint8_t> data) {
+    if (direct_) return direct_->write(data);
     // A sealed chunk (64 KiB) is large enough to go to the kernel as it is;
     // copying it into the buffer first would cost the sealing thread a pass
     // over every byte.
-    if (buffer_.empty() && data.size() >= kDirectWrite) {
+    if (decided_ && buffer_.empty() && data.size() >= kDirectWrite) {
         if (auto s = write_all(fd_, data); !s) return s;
         written_ += data.size();
         return start_write_back();
@@ -153,14 +349,25 @@ Status WriteBehindSink::write(std::span<const std::uint8_t> data) {
         const std::size_t n = std::min(data.size(), kWriteBuffer - buffer_.size());
         buffer_.insert(buffer_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
         data = data.subspan(n);
-        if (buffer_.size() == kWriteBuffer)
-            if (auto s = drain(); !s) return s;
+        if (buffer_.size() < kWriteBuffer) continue;
+        if (!decided_) try_direct();
+        if (direct_) {
+            auto s = direct_->write(buffer_);
+            buffer_.clear();
+            if (!s) return s;
+            return direct_->write(data);
+        }
+        if (auto s = drain(); !s) return s;
     }
     return {};
 }
 
 Status WriteBehindSink::flush_and_sync() {
-    if (auto s = drain(); !s) return s;
+    if (direct_) {
+        if (auto s = direct_->finish(); !s) return s;
+    } else if (auto s = drain(); !s) {
+        return s;
+    }
     return fsync_fd(fd_, "blob");
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -61,25 +62,37 @@ class UniqueFd {
 [[nodiscard]] Result<std::optional<std::vector<std::uint8_t>>> read_small_file(
     const std::filesystem::path& path, std::size_t limit);
 
-// Collects writes into large pieces, and starts the kernel's write-back every
-// few MiB so that the final fsync has little left to wait for and dirty pages
-// stay bounded however large the file is.
+// Writes a file that is then fsynced once, as fast as the device allows.
+// Small files are collected and written at the end. Past 1 MiB, where the
+// file system supports it, the bytes go to the device with O_DIRECT from a
+// writer thread (kept 2 MiB pieces in flight, no page-cache copy and no
+// write-back for the kernel to do later: on the machines we measured, the
+// buffered path spent more CPU in the kernel than the sealing itself).
+// Elsewhere the kernel's write-back is started every few MiB, so that the
+// final fsync has little left to wait for and dirty pages stay bounded.
 class WriteBehindSink final : public crypto::ByteSink {
   public:
     explicit WriteBehindSink(int fd);
     ~WriteBehindSink() override;
     Status write(std::span<const std::uint8_t> data) override;
-    // Writes what is buffered and fsyncs the file.
+    // Writes what is pending and fsyncs the file.
     [[nodiscard]] Status flush_and_sync();
-    std::uint64_t bytes_written() const noexcept { return written_; }
+    // Bytes in the file; complete after flush_and_sync().
+    std::uint64_t bytes_written() const noexcept;
+
+    class DirectWriter;
 
   private:
     [[nodiscard]] Status drain();
     [[nodiscard]] Status start_write_back();
+    void try_direct();
+
     int fd_;
     std::vector<std::uint8_t> buffer_;
     std::uint64_t written_ = 0;
     std::uint64_t synced_up_to_ = 0;
+    bool decided_ = false;  // whether O_DIRECT was tried
+    std::unique_ptr<DirectWriter> direct_;
 };
 
 }  // namespace custodia::core
