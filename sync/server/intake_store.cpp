@@ -36,6 +36,9 @@ constexpr const char* kIndexFile = "intake.db";
 constexpr const char* kUploadsDir = "uploads";
 constexpr const char* kObjectsDir = "objects";
 constexpr std::size_t kWriteBuffer = std::size_t{1} << 20;
+// How long a HEAD or PATCH waits for a cut PATCH of the same upload to be
+// wound up (see mark_busy).
+constexpr std::chrono::milliseconds kWindUpWait{5000};
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -259,14 +262,23 @@ fs::path IntakeStore::object_path(const std::string& sha256_hex) const {
     return dir_ / kObjectsDir / sha256_hex.substr(0, 2) / sha256_hex;
 }
 
-bool IntakeStore::mark_busy(const std::string& id) {
-    std::lock_guard lock(busy_mutex_);
+bool IntakeStore::mark_busy(const std::string& id, std::chrono::milliseconds wait) {
+    std::unique_lock lock(busy_mutex_);
+    busy_cleared_.wait_for(lock, wait, [&] { return !busy_.contains(id); });
     return busy_.insert(id).second;
 }
 
+void IntakeStore::wait_not_busy(const std::string& id, std::chrono::milliseconds wait) {
+    std::unique_lock lock(busy_mutex_);
+    busy_cleared_.wait_for(lock, wait, [&] { return !busy_.contains(id); });
+}
+
 void IntakeStore::clear_busy(const std::string& id) {
-    std::lock_guard lock(busy_mutex_);
-    busy_.erase(id);
+    {
+        std::lock_guard lock(busy_mutex_);
+        busy_.erase(id);
+    }
+    busy_cleared_.notify_all();
 }
 
 // ---- administration ---------------------------------------------------------
@@ -820,6 +832,7 @@ Outcome<UploadStatus> IntakeStore::upload_status(const DeviceRecord& device,
                                                  const std::string& id) {
     const auto not_found = api(404, "not_found", "no such upload");
     if (!is_hex_id(id, 32)) return not_found;
+    wait_not_busy(id, kWindUpWait);
     std::lock_guard lock(db_mutex_);
     auto row = load_upload(id);
     if (!row) return internal_error(row.error());
@@ -847,7 +860,8 @@ Outcome<PatchAnswer> IntakeStore::append(const DeviceRecord& device, const std::
     if (content_length > limits_.max_chunk_bytes)
         return api(413, "too_large", "the chunk is larger than Custodia-Max-Chunk-Size");
     if (content_length == 0) return api(400, "empty_chunk", "a PATCH must carry data");
-    if (!mark_busy(id)) return api(423, "busy", "another PATCH of this upload is in progress");
+    if (!mark_busy(id, kWindUpWait))
+        return api(423, "busy", "another PATCH of this upload is in progress");
     struct BusyGuard {
         IntakeStore& store;
         const std::string& id;

@@ -8,6 +8,8 @@
 // other requests.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -172,7 +174,12 @@ class IntakeStore {
 
     std::filesystem::path upload_path(const std::string& id) const;
     std::filesystem::path object_path(const std::string& sha256_hex) const;
-    bool mark_busy(const std::string& id);
+    // A PATCH that was cut is still being wound up (its bytes fsynced, its
+    // offset recorded) when the client, on a new connection, asks for the
+    // offset or sends the next chunk. Those requests wait up to `wait` for
+    // it rather than answer with a stale offset or 423.
+    bool mark_busy(const std::string& id, std::chrono::milliseconds wait = {});
+    void wait_not_busy(const std::string& id, std::chrono::milliseconds wait);
     void clear_busy(const std::string& id);
     Result<std::optional<UploadRow>> load_upload(const std::string& id);
     Result<std::optional<crypto::Ed25519PublicKey>> device_key(const std::string& device_id);
@@ -191,6 +198,7 @@ class IntakeStore {
     Now now_;
     std::mutex db_mutex_;
     std::mutex busy_mutex_;
+    std::condition_variable busy_cleared_;
     std::set<std::string> busy_;
 };
 

@@ -6,8 +6,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <future>
 #include <map>
+#include <optional>
+#include <system_error>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -45,6 +49,14 @@ struct SlistDeleter {
 };
 using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
 
+// A request body read from the bundle file while it is sent, so that a chunk
+// of any size costs no memory.
+struct FileRange {
+    int fd = -1;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+};
+
 struct HttpRequest {
     std::string method;
     std::string path;
@@ -54,6 +66,7 @@ struct HttpRequest {
     crypto::Sha256Digest body_sha256{};
     // Set by perform(), also when the transfer fails: body bytes curl sent.
     std::uint64_t bytes_sent = 0;
+    std::optional<FileRange> file_body{};  // instead of `body`
 };
 
 struct HttpResponse {
@@ -61,6 +74,9 @@ struct HttpResponse {
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
 };
+
+// libcurl's largest upload buffer: fewer, larger TLS writes.
+constexpr long kUploadBufferBytes = 2L << 20;
 
 // An answer body longer than this is not the protocol.
 constexpr std::size_t kMaxAnswerBytes = std::size_t{1} << 20;
@@ -111,6 +127,68 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t ulnow
         (*ctx->progress)(ctx->progress_base + static_cast<std::uint64_t>(ulnow),
                          ctx->progress_total);
     return 0;
+}
+
+struct FileBodyReader {
+    FileRange range;
+    std::uint64_t position = 0;  // within the range
+};
+
+std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* user) {
+    auto* r = static_cast<FileBodyReader*>(user);
+    const std::uint64_t left = r->range.length - r->position;
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size * count, left));
+    if (want == 0) return 0;
+    for (;;) {
+        const ssize_t k = ::pread(r->range.fd, buffer, want,
+                                  static_cast<off_t>(r->range.offset + r->position));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return CURL_READFUNC_ABORT;
+        r->position += static_cast<std::uint64_t>(k);
+        return static_cast<std::size_t>(k);
+    }
+}
+
+// libcurl rewinds the body when it resends a request on a fresh connection.
+int on_seek(void* user, curl_off_t offset, int origin) {
+    auto* r = static_cast<FileBodyReader*>(user);
+    if (origin != SEEK_SET || offset < 0 || static_cast<std::uint64_t>(offset) > r->range.length)
+        return CURL_SEEKFUNC_FAIL;
+    r->position = static_cast<std::uint64_t>(offset);
+    return CURL_SEEKFUNC_OK;
+}
+
+// SHA-256 of a range of the file, read in pieces.
+Result<crypto::Sha256Digest> hash_file_range(int fd, std::uint64_t offset, std::uint64_t length) {
+    crypto::Sha256 hash;
+    std::vector<std::uint8_t> buf(std::size_t{1} << 20);
+    for (std::uint64_t done = 0; done < length;) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
+        const ssize_t k = ::pread(fd, buf.data(), want, static_cast<off_t>(offset + done));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return make_error(Errc::io, "the bundle file could not be read");
+        hash.update(std::span(buf.data(), static_cast<std::size_t>(k)));
+        done += static_cast<std::uint64_t>(k);
+    }
+    return hash.finish();
+}
+
+struct HashAhead {
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+    std::future<Result<crypto::Sha256Digest>> digest;
+};
+
+// Starts hashing a range on its own thread; nullopt if no thread can be
+// started (the range is then hashed when it is needed).
+std::optional<HashAhead> hash_ahead(int fd, std::uint64_t offset, std::uint64_t length) {
+    try {
+        return HashAhead{offset, length, std::async(std::launch::async, [fd, offset, length] {
+                             return hash_file_range(fd, offset, length);
+                         })};
+    } catch (const std::system_error&) {
+        return std::nullopt;
+    }
 }
 
 std::string describe_curl_error(CURLcode code, const TransportOptions& transport) {
@@ -222,6 +300,7 @@ Result<HttpResponse> perform(CURL* curl, const ServerPin& server, const DeviceSi
     curl_easy_reset(curl);
     HttpResponse response;
     TransferContext ctx{&response, progress, progress_base, progress_total};
+    FileBodyReader reader;
     const std::string url = server.url() + request.path;
 
     const auto auth = sign_request(device, server.key(), request.method, request.path,
@@ -280,9 +359,20 @@ Result<HttpResponse> perform(CURL* curl, const ServerPin& server, const DeviceSi
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     } else if (request.method != "GET") {
         curl_easy_setopt(curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                         static_cast<curl_off_t>(request.body.size()));
+        if (request.file_body) {
+            reader.range = *request.file_body;
+            curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+            curl_easy_setopt(curl, CURLOPT_READDATA, &reader);
+            curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, on_seek);
+            curl_easy_setopt(curl, CURLOPT_SEEKDATA, &reader);
+            curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                             static_cast<curl_off_t>(request.file_body->length));
+        } else {
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                             static_cast<curl_off_t>(request.body.size()));
+        }
         if (request.method != "POST")
             curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
@@ -311,7 +401,6 @@ struct IntakeClient::State {
     crypto::RandomSource& random;
     core::Clock& clock;
     CurlHandle curl;
-    std::vector<std::uint8_t> chunk;
 };
 
 IntakeClient::IntakeClient(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -336,8 +425,7 @@ Result<std::unique_ptr<IntakeClient>> IntakeClient::create(
                                                   retry,
                                                   random,
                                                   clock,
-                                                  std::move(curl),
-                                                  {}});
+                                                  std::move(curl)});
     return std::unique_ptr<IntakeClient>(new IntakeClient(std::move(state)));
 }
 
@@ -425,6 +513,9 @@ Result<UploadResult> IntakeClient::upload(const UploadRequest& request,
         json{{"envelope", request.envelope}, {"checkpoint", request.checkpoint}}.dump();
 
     UploadResult result;
+    // The next chunk's hash, computed while the current chunk is sent.
+    // Declared after `fd`, so that it is finished before the file closes.
+    std::optional<HashAhead> ahead;
     std::string upload_path;
     std::optional<std::uint64_t> offset;
     std::uint64_t best_offset = 0;
@@ -461,6 +552,10 @@ Result<UploadResult> IntakeClient::upload(const UploadRequest& request,
         last_error = std::move(e);
         ++result.attempts;
         if (++failures >= s.retry.max_attempts_without_progress) return last_error;
+        // The first failure after progress (a cut link, a restarted server)
+        // is retried at once: waiting only costs throughput when links are
+        // cut often. Failures in a row back off.
+        if (failures == 1 && at_least.count() == 0) return {};
         const auto cap = std::min<std::int64_t>(
             s.retry.max_delay.count(),
             s.retry.base_delay.count() * (std::int64_t{1} << std::min(failures - 1, 20)));
@@ -593,24 +688,35 @@ Result<UploadResult> IntakeClient::upload(const UploadRequest& request,
             continue;
         }
 
-        const std::uint64_t n = std::min(chunk_size, std::min(max_chunk, length - *offset));
-        s.chunk.resize(n);
-        std::size_t got = 0;
-        while (got < n) {
-            const ssize_t k = ::pread(fd->get(), s.chunk.data() + got, n - got,
-                                      static_cast<off_t>(*offset + got));
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) return make_error(Errc::io, "the bundle file could not be read");
-            got += static_cast<std::size_t>(k);
+        // The chunk's SHA-256 (signed, and sent as Upload-Checksum) was
+        // usually computed on another thread while the previous chunk was
+        // on the wire; after a failure the offset differs and it is
+        // computed here.
+        std::uint64_t n = 0;
+        crypto::Sha256Digest digest{};
+        if (ahead && ahead->offset == *offset) {
+            n = ahead->length;
+            auto d = ahead->digest.get();
+            if (!d) return std::move(d).error();
+            digest = *d;
+        } else {
+            n = std::min(chunk_size, std::min(max_chunk, length - *offset));
+            auto d = hash_file_range(fd->get(), *offset, n);
+            if (!d) return std::move(d).error();
+            digest = *d;
         }
-        const auto digest = crypto::sha256(s.chunk);
+        ahead.reset();
+        if (const std::uint64_t next = *offset + n; next < length)
+            ahead = hash_ahead(fd->get(), next,
+                               std::min(chunk_size, std::min(max_chunk, length - next)));
         HttpRequest patch{"PATCH",
                           upload_path,
                           {"Content-Type: " + std::string(protocol::kOffsetContentType),
                            "Upload-Offset: " + std::to_string(*offset),
                            "Upload-Checksum: sha256 " + crypto::to_base64(digest, true)},
-                          s.chunk,
+                          {},
                           digest};
+        patch.file_body = FileRange{fd->get(), *offset, n};
         const auto started = Clock::now();
         auto r = perform(s.curl.get(), s.server, s.device, s.transport, s.random, s.clock, patch,
                          &progress, *offset, length);
