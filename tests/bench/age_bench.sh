@@ -10,6 +10,7 @@
 # command cannot look fast by doing nothing. Prints a table and writes
 # BUILD_DIR/age_bench.json. CUSTODIA_BENCH_MIB changes the file size.
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 
 build=${1:-build/release}
 cli=$build/app/cli/custodia-cli
@@ -49,21 +50,9 @@ age_decrypt_null()   { age -d -i "$work/key" "$work/reference.age" >/dev/null; }
 ours_sha256()        { "$sha" "$plain" >"$work/ours.sha256"; }
 openssl_sha256()     { openssl dgst -sha256 -r "$plain" >"$work/openssl.sha256"; }
 
-# Prints the best of $runs wall-clock times of function $1, in seconds.
 # Outputs are removed before each run so every run creates its file anew.
-best_of() {
-  local best="" start end t
-  for ((i = 0; i < runs; i++)); do
-    rm -f "$work/ours.age" "$work/age.age" "$work/ours.out" "$work/age.out"
-    start=$(date +%s%N)
-    # A failing command must stop the benchmark, not post a fast time.
-    "$1" || { echo "age_bench: $1 failed" >&2; exit 1; }
-    end=$(date +%s%N)
-    t=$((end - start))
-    if [[ -z $best || $t -lt $best ]]; then best=$t; fi
-  done
-  awk -v ns="$best" 'BEGIN { printf "%.3f", ns / 1e9 }'
-}
+remove_outputs() { rm -f "$work/ours.age" "$work/age.age" "$work/ours.out" "$work/age.out"; }
+best_of() { best_seconds "$runs" remove_outputs "$1"; }
 
 rows=(
   "encrypt to file (fsync)|ours_encrypt_file|age_encrypt_file|age -e -r R -o OUT; sync OUT"

@@ -14,6 +14,7 @@
 # does not, so it is also shown followed by `sync` of its output. Outputs are
 # checked afterwards. Prints a table and writes BUILD_DIR/bundle_bench.json.
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 
 build=${1:-build/release}
 bench=$build/tests/bench/bundle_bench
@@ -58,20 +59,9 @@ clean() {
   case "$1" in ours_export) rm -f "$work/ours/bench.custodia" "$work/ours/bench.custodia.envelope" ;; esac
 }
 
-# Prints the best of $runs wall-clock times of function $1, in seconds.
-best_of() {
-  local best="" start end t
-  for ((i = 0; i < runs; i++)); do
-    clean "$1"
-    sync
-    start=$(date +%s%N)
-    "$1" || { echo "bundle_bench: $1 failed" >&2; exit 1; }
-    end=$(date +%s%N)
-    t=$((end - start))
-    if [[ -z $best || $t -lt $best ]]; then best=$t; fi
-  done
-  awk -v ns="$best" 'BEGIN { printf "%.3f", ns / 1e9 }'
-}
+# Each run starts from clean outputs, with earlier writes flushed.
+clean_and_sync() { clean "$1"; sync; }
+best_of() { best_seconds "$runs" clean_and_sync "$1"; }
 
 rows=(
   "export (fsync, + envelope)|ours_export|ref_export|tar -c | zstd -1 | age -r R > OUT"

@@ -14,6 +14,7 @@
 # and writes BUILD_DIR/vault_bench.json. CUSTODIA_BENCH_MIB sets the file
 # size (default 1024), CUSTODIA_BENCH_ENTRIES the log size (default 100000).
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 
 build=${1:-build/release}
 bench=$build/tests/bench/vault_bench
@@ -31,25 +32,14 @@ trap 'rm -rf "$work"' EXIT
 plain=$work/plain
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$plain"
 
-best=""
-time_best() {  # time_best <command...>: sets $best (seconds) to the fastest of $runs runs
-  local fastest=""
-  for _ in $(seq "$runs"); do
-    local t0 t1
-    t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N)
-    if [[ -z $fastest ]] || ((t1 - t0 < fastest)); then fastest=$((t1 - t0)); fi
-  done
-  best=$(awk -v ns="$fastest" 'BEGIN { printf "%.3f", ns / 1e9 }')
-}
-
 openssl_sha256() { openssl dgst -sha256 -r "$plain" >"$work/openssl.sha256"; }
 ours_ingest() {
   rm -rf "$work/ingest-vault"
   /usr/bin/time -f "%M" -o "$work/rss" "$bench" ingest "$plain" "$work" >"$work/ingest.out"
 }
 
-time_best openssl_sha256; t_openssl=$best
-time_best ours_ingest;    t_ingest=$best
+t_openssl=$(best_seconds "$runs" : openssl_sha256)
+t_ingest=$(best_seconds "$runs" : ours_ingest)
 ref=$(cut -c1-64 "$work/openssl.sha256")
 got=$(awk '/^ingest_sha256/ {print $2}' "$work/ingest.out")
 [[ $ref == "$got" ]] || { echo "vault_bench: ingest SHA-256 $got differs from openssl's $ref" >&2; exit 1; }
