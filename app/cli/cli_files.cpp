@@ -113,78 +113,33 @@ Result<AtomicOutputFile> AtomicOutputFile::create(const std::string& path, unsig
         return make_error(Errc::io, "output path " + path + " names a directory");
     }
     install_cleanup_handlers();
-    const auto [dir, base] = split_dir_base(path);
-    // A hidden name in the same directory: rename(2) is atomic only within
-    // one file system, and nobody should mistake the temporary for output.
-    std::string temp = dir + "/." + base + ".custodia-tmp-XXXXXX";
-    const int fd = ::mkostemp(temp.data(), O_CLOEXEC);  // created 0600
-    if (fd < 0) {
-        return io_error("cannot create a temporary file next to", path, errno);
-    }
-    set_pending_temp(temp);
     if (honour_umask) {
         const mode_t mask = ::umask(0);
         ::umask(mask);
         mode &= ~static_cast<unsigned>(mask);
     }
-    if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
-        const int err = errno;
-        ::close(fd);
-        ::unlink(temp.c_str());
-        clear_pending_temp();
-        return io_error("cannot set the mode of", temp, err);
+    auto file = core::NewFile::create(path, mode);
+    if (!file) {
+        return std::move(file).error();
     }
-    return AtomicOutputFile(fd, std::move(temp), path);
-}
-
-AtomicOutputFile::AtomicOutputFile(AtomicOutputFile&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
-      temp_path_(std::move(other.temp_path_)),
-      final_path_(std::move(other.final_path_)) {
-    other.temp_path_.clear();
+    if (!file->temporary_path().empty()) {
+        set_pending_temp(file->temporary_path());
+    }
+    return AtomicOutputFile(std::move(file).value());
 }
 
 AtomicOutputFile::~AtomicOutputFile() {
-    discard();
-}
-
-void AtomicOutputFile::discard() noexcept {
-    if (fd_ >= 0) {
-        ::close(fd_);
-        fd_ = -1;
+    if (file_.fd() < 0 && file_.temporary_path().empty()) {
+        return;  // moved from, or committed
     }
-    if (!temp_path_.empty()) {
-        ::unlink(temp_path_.c_str());
-        temp_path_.clear();
-        clear_pending_temp();
-    }
+    file_.discard();
+    clear_pending_temp();
 }
 
 Status AtomicOutputFile::commit() {
-    if (fd_ < 0 || temp_path_.empty()) {
-        return make_error(Errc::internal, "output " + final_path_ + " already closed");
-    }
-    if (::fsync(fd_) != 0) {
-        const int err = errno;
-        discard();
-        return io_error("fsync", final_path_, err);
-    }
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) {
-        const int err = errno;
-        discard();
-        return io_error("close", final_path_, err);
-    }
-    if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
-        const int err = errno;
-        discard();
-        return io_error("cannot rename the temporary file to", final_path_, err);
-    }
-    temp_path_.clear();
+    Status s = file_.commit(core::NewFile::Replace::yes);
     clear_pending_temp();
-    // The rename is durable only once the directory entry is on disk.
-    return fsync_directory(split_dir_base(final_path_).first);
+    return s;
 }
 
 Result<crypto::SecretBytes> read_secret_file(const std::string& path, std::size_t max_size) {

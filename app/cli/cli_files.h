@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "custodia/core/new_file.h"
 #include "custodia/crypto/result.h"
 #include "custodia/crypto/secret.h"
 #include "custodia/crypto/stream_io.h"
@@ -33,33 +34,30 @@ class InputFile {
     std::string name_;
 };
 
-// Writes to a temporary file next to `path` and renames it to `path` only in
-// commit(), after fsync of the file and, after the rename, of the directory.
-// Until then nothing exists under the final name; if commit() is never
-// reached (error, exception, SIGINT/SIGTERM/SIGHUP) the temporary is removed.
-// Only one may be live at a time (the signal handler knows one name).
+// An output that appears under `path` only in commit(), complete and fsynced
+// (core::NewFile): written as an unnamed file where the file system allows,
+// so that even kill -9 leaves nothing; else as a hidden temporary next to
+// `path`, removed on errors and on SIGINT/SIGTERM/SIGHUP. commit() replaces
+// an existing file at `path`. Only one may be live at a time (the signal
+// handler knows one name).
 class AtomicOutputFile {
   public:
     // `mode` is applied to the final file (after the umask when honour_umask).
     static Result<AtomicOutputFile> create(const std::string& path, unsigned mode,
                                            bool honour_umask);
-    AtomicOutputFile(AtomicOutputFile&& other) noexcept;
+    AtomicOutputFile(AtomicOutputFile&& other) noexcept = default;
     AtomicOutputFile& operator=(AtomicOutputFile&&) = delete;
     AtomicOutputFile(const AtomicOutputFile&) = delete;
     AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
     ~AtomicOutputFile();
 
-    int fd() const noexcept { return fd_; }
+    int fd() const noexcept { return file_.fd(); }
     [[nodiscard]] Status commit();
 
   private:
-    AtomicOutputFile(int fd, std::string temp_path, std::string final_path)
-        : fd_(fd), temp_path_(std::move(temp_path)), final_path_(std::move(final_path)) {}
-    void discard() noexcept;
+    explicit AtomicOutputFile(core::NewFile file) : file_(std::move(file)) {}
 
-    int fd_;
-    std::string temp_path_;
-    std::string final_path_;
+    core::NewFile file_;
 };
 
 // Reads a whole small file ("-" for stdin) into locked, wiped-on-free memory.

@@ -17,6 +17,7 @@
 
 #include "bundle_pipeline.h"
 #include "custodia/core/bundle_format.h"
+#include "custodia/core/new_file.h"
 #include "custodia/core/zstd_stream.h"
 #include "custodia/crypto/encoding.h"
 #include "custodia/crypto/minisign.h"
@@ -424,47 +425,6 @@ Result<SealedBundle> seal_with_id(ByteSink& out, const BundleContents& contents,
     return sealed_bundle;
 }
 
-// A temporary file next to its final name, removed unless committed.
-class PartialFile {
-  public:
-    static Result<PartialFile> create(const fs::path& final_path) {
-        std::string pattern = final_path.string() + ".partial-XXXXXX";
-        const int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
-        if (fd < 0) return errno_error("create " + pattern, errno);
-        return PartialFile(UniqueFd(fd), pattern);
-    }
-    PartialFile(PartialFile&& other) noexcept
-        : fd_(std::move(other.fd_)), path_(std::exchange(other.path_, {})) {}
-    PartialFile& operator=(PartialFile&&) = delete;
-    ~PartialFile() {
-        if (!path_.empty()) ::unlink(path_.c_str());
-    }
-    int fd() const noexcept { return fd_.get(); }
-    const std::string& path() const noexcept { return path_; }
-    Status close() { return fd_.close_checked(); }
-    // Renames to `final_path`, refusing to replace anything there.
-    Status commit(const fs::path& final_path) {
-        if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) !=
-            0) {
-            const int err = errno;
-            if (err != EINVAL && err != ENOSYS)
-                return errno_error("rename to " + final_path.string(), err);
-            // A file system without RENAME_NOREPLACE: link() also refuses
-            // to replace, then the temporary name goes.
-            if (::link(path_.c_str(), final_path.c_str()) != 0)
-                return errno_error("link to " + final_path.string(), errno);
-            ::unlink(path_.c_str());
-        }
-        path_.clear();
-        return {};
-    }
-
-  private:
-    PartialFile(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
-    UniqueFd fd_;
-    std::string path_;
-};
-
 Status write_all_fd(int fd, std::string_view text) {
     crypto::FdSink sink(fd);
     return sink.write(crypto::as_bytes(text));
@@ -498,30 +458,26 @@ Result<WrittenBundle> write_bundle(const fs::path& directory, const BundleConten
             return make_error(Errc::io, p.string() + " already exists; not overwritten");
     }
 
-    auto bundle_file = PartialFile::create(bundle_path);
+    // Unnamed until complete: a kill leaves no partial bundle behind.
+    auto bundle_file = NewFile::create(bundle_path);
     if (!bundle_file) return std::move(bundle_file).error();
     WriteBehindSink file_sink(bundle_file->fd());
     auto sealed = seal_with_id(file_sink, contents, recipients, signer, progress, options, id,
                                signer.clock.now().unix_ms);
     if (!sealed) return std::move(sealed).error();
     if (auto st = file_sink.flush_and_sync(); !st) return std::move(st).error();
-    if (auto st = bundle_file->close(); !st) return std::move(st).error();
 
-    auto envelope_file = PartialFile::create(envelope_path);
+    auto envelope_file = NewFile::create(envelope_path);
     if (!envelope_file) return std::move(envelope_file).error();
     if (auto st = write_all_fd(envelope_file->fd(), sealed->envelope); !st)
         return std::move(st).error();
-    if (auto st = fsync_fd(envelope_file->fd(), "bundle envelope"); !st)
-        return std::move(st).error();
-    if (auto st = envelope_file->close(); !st) return std::move(st).error();
 
-    if (auto st = bundle_file->commit(bundle_path); !st) return std::move(st).error();
-    if (auto st = envelope_file->commit(envelope_path); !st) {
-        // All or nothing: the bundle was renamed a moment ago by us.
+    if (auto st = bundle_file->commit(NewFile::Replace::no); !st) return std::move(st).error();
+    if (auto st = envelope_file->commit(NewFile::Replace::no); !st) {
+        // All or nothing: the bundle was named a moment ago by us.
         ::unlink(bundle_path.c_str());
         return std::move(st).error();
     }
-    if (auto st = fsync_directory(directory); !st) return std::move(st).error();
     return WrittenBundle{std::move(*sealed), bundle_path, envelope_path};
 }
 

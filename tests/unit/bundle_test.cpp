@@ -421,7 +421,7 @@ TEST_F(BundleTest, WriteBundleCreatesBundleAndEnvelopeDurably) {
     std::size_t files = 0;
     for (const auto& e : fs::directory_iterator(dir.path())) {
         ++files;
-        EXPECT_EQ(e.path().string().find(".partial-"), std::string::npos) << e.path();
+        EXPECT_EQ(e.path().string().find(".custodia-tmp-"), std::string::npos) << e.path();
     }
     EXPECT_EQ(files, 2u);
 
