@@ -36,6 +36,7 @@ constexpr const char* kIndexFile = "intake.db";
 constexpr const char* kUploadsDir = "uploads";
 constexpr const char* kObjectsDir = "objects";
 constexpr std::size_t kWriteBuffer = std::size_t{1} << 20;
+constexpr std::uint64_t kWriteBehindWindow = std::uint64_t{8} << 20;
 // How long a HEAD or PATCH waits for a cut PATCH of the same upload to be
 // wound up (see mark_busy).
 constexpr std::chrono::milliseconds kWindUpWait{5000};
@@ -905,12 +906,26 @@ Outcome<PatchAnswer> IntakeStore::append(const DeviceRecord& device, const std::
     Status write_status;
     bool too_slow = false;
     const auto started = std::chrono::steady_clock::now();
+    // Write-back starts while the chunk is still arriving, so that the fsync
+    // before the answer (the device waits for it) finds little left to do;
+    // waiting for ranges two windows back keeps dirty pages bounded.
+    std::uint64_t write_back_started = 0;
     auto flush = [&]() -> bool {
         if (buffer.empty()) return true;
         write_status = write_all(fd, buffer.data(), buffer.size(), offset + written);
         if (!write_status) return false;
         written += buffer.size();
         buffer.clear();
+        if (written - write_back_started >= kWriteBehindWindow) {
+            const auto from = static_cast<off64_t>(offset + write_back_started);
+            (void)::sync_file_range(fd, from, static_cast<off64_t>(written - write_back_started),
+                                    SYNC_FILE_RANGE_WRITE);
+            if (write_back_started >= kWriteBehindWindow)
+                (void)::sync_file_range(fd, static_cast<off64_t>(offset),
+                                        static_cast<off64_t>(write_back_started),
+                                        SYNC_FILE_RANGE_WAIT_BEFORE);
+            write_back_started = written;
+        }
         return true;
     };
     const bool complete = body([&](const char* data, std::size_t size) {

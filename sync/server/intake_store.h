@@ -53,7 +53,7 @@ class [[nodiscard]] Outcome {
 
 struct StoreLimits {
     std::uint64_t max_bundle_bytes = std::uint64_t{8} << 30;
-    std::uint64_t max_chunk_bytes = std::uint64_t{16} << 20;
+    std::uint64_t max_chunk_bytes = std::uint64_t{64} << 20;
     std::uint64_t device_quota_bytes = std::uint64_t{64} << 30;
     std::uint32_t max_open_uploads_per_device = 8;
     std::int64_t upload_ttl_seconds = std::int64_t{7} * 86400;

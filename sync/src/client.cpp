@@ -75,9 +75,6 @@ struct HttpResponse {
     std::string body;
 };
 
-// libcurl's largest upload buffer: fewer, larger TLS writes.
-constexpr long kUploadBufferBytes = 2L << 20;
-
 // An answer body longer than this is not the protocol.
 constexpr std::size_t kMaxAnswerBytes = std::size_t{1} << 20;
 
@@ -365,7 +362,6 @@ Result<HttpResponse> perform(CURL* curl, const ServerPin& server, const DeviceSi
             curl_easy_setopt(curl, CURLOPT_READDATA, &reader);
             curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, on_seek);
             curl_easy_setopt(curl, CURLOPT_SEEKDATA, &reader);
-            curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
             curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                              static_cast<curl_off_t>(request.file_body->length));
         } else {

@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 
 #include "custodia/core/note.h"
@@ -43,9 +44,9 @@ using testing::quote;
 
 constexpr std::uint64_t kCutEvery = std::uint64_t{64} << 20;
 
+// Thrown, not exit(): the destructors stop the servers this run started.
 [[noreturn]] void die(const std::string& message) {
-    std::fprintf(stderr, "sync_bench: %s\n", message.c_str());
-    std::exit(1);
+    throw std::runtime_error(message);
 }
 
 template <typename T>
@@ -120,7 +121,7 @@ std::string checkpoint_note(const crypto::Ed25519SecretKey& key, const std::stri
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     if (argc < 3) die("usage: sync_bench <bundle file> <work dir> [rounds]");
     const fs::path bundle = argv[1];
     const fs::path work = argv[2];
@@ -234,4 +235,13 @@ int main(int argc, char** argv) {
     std::printf("curl_seconds %.3f\n", best_curl.seconds);
     std::printf("curl_bytes_up %llu\n", static_cast<unsigned long long>(best_curl.bytes_up));
     return 0;
+}
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "sync_bench: %s\n", e.what());
+        return 1;
+    }
 }

@@ -48,6 +48,6 @@ inline constexpr std::size_t kMaxBundleIdChars = 128;
 // small on a bad link, and above so that a cut wastes at most one chunk.
 inline constexpr std::uint64_t kMinChunkBytes = std::uint64_t{256} << 10;
 inline constexpr std::uint64_t kInitialChunkBytes = std::uint64_t{1} << 20;
-inline constexpr std::uint64_t kMaxChunkBytes = std::uint64_t{16} << 20;
+inline constexpr std::uint64_t kMaxChunkBytes = std::uint64_t{64} << 20;
 
 }  // namespace custodia::sync::protocol
