@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -144,11 +145,31 @@ Result<SealedContent> seal_and_hash(crypto::ByteSource& content, int blob_fd,
 
     PiecePool pool;
     Status sealed;
+    // An exception on the worker (std::bad_alloc) is carried over and
+    // rethrown here: escaping the thread would terminate the process.
+    std::exception_ptr sealer_threw;
     std::thread sealer([&] {
-        sealed = run_sealer(pool, **writer, sink);
+        try {
+            sealed = run_sealer(pool, **writer, sink);
+        } catch (...) {
+            sealer_threw = std::current_exception();
+            pool.abort();
+            return;
+        }
         // A failed sealer must not leave the reader waiting for a free piece.
         if (!sealed) pool.abort();
     });
+    // If this thread throws before the join below, the worker is stopped and
+    // joined first: destroying a joinable std::thread terminates the process.
+    struct JoinSealer {
+        PiecePool& pool;
+        std::thread& thread;
+        ~JoinSealer() {
+            if (!thread.joinable()) return;
+            pool.abort();
+            thread.join();
+        }
+    } join_sealer{pool, sealer};
 
     crypto::Sha256 hasher;
     std::uint64_t total = 0;
@@ -188,6 +209,7 @@ Result<SealedContent> seal_and_hash(crypto::ByteSource& content, int blob_fd,
     else
         pool.end_of_input();
     sealer.join();
+    if (sealer_threw) std::rethrow_exception(sealer_threw);
     if (failure) return std::move(*failure);
     if (!sealed) return std::move(sealed).error();
     if (sink.bytes_written() != crypto::blob::sealed_size(total))

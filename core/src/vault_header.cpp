@@ -376,6 +376,17 @@ enum class Replace { forbid, allow_and_retire_old, allow };
 Status write_file_durably(int dir_fd, const std::string& name, std::span<const std::uint8_t> bytes,
                           Replace replace, crypto::RandomSource* rng) {
     const std::string tmp = name + ".tmp";
+    // Until the rename, a failure removes the temporary file: a leftover
+    // vault.header.tmp holds key slots under the new passphrase that the
+    // caller was told were never written.
+    struct RemoveTemporary {
+        int dir_fd;
+        const std::string& tmp;
+        bool armed = true;
+        ~RemoveTemporary() {
+            if (armed) (void)::unlinkat(dir_fd, tmp.c_str(), 0);
+        }
+    } remove_temporary{dir_fd, tmp};
     {
         Fd fd(::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
                        0600));
@@ -410,6 +421,7 @@ Status write_file_durably(int dir_fd, const std::string& name, std::span<const s
         if (::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0)
             return io_error("cannot rename " + tmp, errno);
     }
+    remove_temporary.armed = false;
     if (auto s = fsync_fd(dir_fd, "vault directory"); !s) return s;
     if (old.valid()) {
         // Only a file no other name refers to: a hard-linked backup stays intact.

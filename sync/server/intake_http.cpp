@@ -19,6 +19,7 @@
 #include "custodia/crypto/hash.h"
 #include "custodia/sync/enrolment.h"
 #include "custodia/sync/protocol.h"
+#include "intake_request.h"
 #include "json_log.h"
 
 namespace custodia::intake {
@@ -29,8 +30,6 @@ using nlohmann::json;
 namespace protocol = sync::protocol;
 using SteadyClock = std::chrono::steady_clock;
 
-// Request bodies other than PATCH chunks are small JSON objects.
-constexpr std::size_t kMaxJsonBody = std::size_t{64} * 1024;
 constexpr const char* kUploadPattern = R"(/v1/uploads/([0-9a-f]{32}))";
 
 // ---- per-request context for the access log (a request runs on one thread)
@@ -139,19 +138,6 @@ std::string http_date(std::int64_t unix_seconds) {
     // The C locale (never changed here) spells the English names HTTP wants.
     (void)std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     return buf;
-}
-
-std::optional<std::uint64_t> parse_canonical_u64(const std::string& text) {
-    if (text.empty() || text.size() > 20 || (text.size() > 1 && text.front() == '0'))
-        return std::nullopt;
-    std::uint64_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        const auto digit = static_cast<std::uint64_t>(c - '0');
-        if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
-        value = value * 10 + digit;
-    }
-    return value;
 }
 
 void send_error(httplib::Response& res, const ApiError& e, bool close = false) {
@@ -353,20 +339,11 @@ int serve(IntakeStore& store, const HttpOptions& options) {
 
     http.Post(std::string(protocol::kDevicesPath), [&](const httplib::Request& req,
                                                        httplib::Response& res) {
-        const json body = json::parse(req.body, nullptr, false);
-        if (!body.is_object() || !body.contains("token") || !body["token"].is_string() ||
-            !body.contains("public_key") || !body["public_key"].is_string() ||
-            (body.contains("name") && !body["name"].is_string()))
-            return send_error(res, {400, "bad_request", "the enrolment request is malformed"});
-        const auto key_bytes = crypto::from_base64(body["public_key"].get<std::string>(), true);
-        if (!key_bytes || key_bytes->size() != 32)
-            return send_error(res, {400, "bad_request", "public_key is not an Ed25519 key"});
-        crypto::Ed25519PublicKey key{};
-        std::copy(key_bytes->begin(), key_bytes->end(), key.begin());
-        auto device = authenticate(store, req, crypto::sha256(req.body), key);
+        auto request = parse_enrolment_request(req.body);
+        if (!request.ok()) return send_error(res, request.error());
+        auto device = authenticate(store, req, crypto::sha256(req.body), request->public_key);
         if (!device.ok()) return send_error(res, device.error());
-        auto answer = store.enrol(device.value(), body["token"].get<std::string>(),
-                                  body.value("name", std::string()));
+        auto answer = store.enrol(device.value(), request->token, request->name);
         if (!answer.ok()) return send_error(res, answer.error());
         log().write("device_enrolled", {{"device", device->id}});
         res.status = 201;
@@ -378,15 +355,10 @@ int serve(IntakeStore& store, const HttpOptions& options) {
         set_tus_headers(res);
         auto device = authenticate(store, req, crypto::sha256(req.body));
         if (!device.ok()) return send_error(res, device.error());
-        const auto length = parse_canonical_u64(req.get_header_value("Upload-Length"));
-        if (!length) return send_error(res, {400, "bad_length", "Upload-Length is required"});
-        const json body = json::parse(req.body, nullptr, false);
-        if (!body.is_object() || !body.contains("envelope") || !body["envelope"].is_string() ||
-            !body.contains("checkpoint") || !body["checkpoint"].is_string())
-            return send_error(res, {400, "bad_request", "envelope and checkpoint are required"});
-        auto answer =
-            store.create_upload(device.value(), *length, body["envelope"].get<std::string>(),
-                                body["checkpoint"].get<std::string>());
+        auto request = parse_upload_request(req.get_header_value("Upload-Length"), req.body);
+        if (!request.ok()) return send_error(res, request.error());
+        auto answer = store.create_upload(device.value(), request->length, request->envelope,
+                                          request->checkpoint);
         if (!answer.ok()) return send_error(res, answer.error());
         res.status = answer->status;
         if (answer->status == 201) {
@@ -419,23 +391,11 @@ int serve(IntakeStore& store, const HttpOptions& options) {
         // this body is read as a next request. (httplib itself keeps reading;
         // what it reads then is not a request, and the logger only counts it.)
         auto refuse = [&](const ApiError& e) { send_error(res, e, true); };
-        if (req.get_header_value("Content-Type") != protocol::kOffsetContentType)
-            return refuse({415, "content_type",
-                           "Content-Type must be "
-                           "application/offset+octet-stream"});
-        const auto offset = parse_canonical_u64(req.get_header_value("Upload-Offset"));
-        const auto length = parse_canonical_u64(req.get_header_value("Content-Length"));
-        if (!offset || !length)
-            return refuse({400, "bad_request", "Upload-Offset and Content-Length are required"});
-        const std::string checksum = req.get_header_value("Upload-Checksum");
-        constexpr std::string_view kAlgorithm = "sha256 ";
-        if (checksum.rfind(kAlgorithm, 0) != 0)
-            return refuse({400, "checksum_algorithm", "Upload-Checksum must be sha256"});
-        const auto digest_bytes = crypto::from_base64(checksum.substr(kAlgorithm.size()), true);
-        if (!digest_bytes || digest_bytes->size() != 32)
-            return refuse({400, "bad_checksum", "Upload-Checksum is not a digest"});
-        crypto::Sha256Digest declared{};
-        std::copy(digest_bytes->begin(), digest_bytes->end(), declared.begin());
+        auto headers = parse_chunk_headers(
+            req.get_header_value("Content-Type"), req.get_header_value("Upload-Offset"),
+            req.get_header_value("Content-Length"), req.get_header_value("Upload-Checksum"));
+        if (!headers.ok()) return refuse(headers.error());
+        const crypto::Sha256Digest declared = headers->checksum;
         // Authenticated from the headers, before any body byte is stored.
         auto device = authenticate(store, req, declared);
         if (!device.ok()) return refuse(device.error());
@@ -450,8 +410,8 @@ int serve(IntakeStore& store, const HttpOptions& options) {
             ~Release() { n.fetch_sub(1); }
         } release{active_uploads};
 
-        auto answer = store.append(device.value(), req.matches[1], *offset, *length, declared,
-                                   [&](const BodySink& sink) {
+        auto answer = store.append(device.value(), req.matches[1], headers->offset, headers->length,
+                                   declared, [&](const BodySink& sink) {
                                        return reader([&](const char* data, std::size_t size) {
                                            t_request.received += size;
                                            return sink(data, size);
