@@ -2,6 +2,7 @@
 
 #include <QLocale>
 #include <QStringList>
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -28,6 +29,15 @@ class BoundedMemorySink final : public crypto::ByteSink {
     Status write(std::span<const std::uint8_t> data) override {
         if (bytes_.size() + data.size() > limit_)
             return make_error(Errc::limit, "too large to preview");
+        if (bytes_.size() + data.size() > bytes_.capacity()) {
+            // Grown by hand: a vector that reallocates frees the old block
+            // with the decrypted bytes still in it.
+            std::vector<std::uint8_t> larger;
+            larger.reserve(std::max(bytes_.size() + data.size(), 2 * bytes_.capacity()));
+            larger.assign(bytes_.begin(), bytes_.end());
+            crypto::wipe(bytes_);
+            bytes_.swap(larger);
+        }
         bytes_.insert(bytes_.end(), data.begin(), data.end());
         return {};
     }
@@ -38,10 +48,27 @@ class BoundedMemorySink final : public crypto::ByteSink {
     std::vector<std::uint8_t> bytes_;
 };
 
+// Overwrites the pixels in place, in every QImage that shares them: the copy
+// Qt Quick's pixmap holds (QQuickPixmap keeps the image the provider
+// returned, sharing its data) is zeroed with ours. bits() would not do: on a
+// shared image it detaches and wipes a fresh copy, leaving the decrypted
+// pixels in the buffer Qt keeps (tests/security/desktop_memory_gcore.cpp).
+// Every image in the store was decoded on the heap by QImage itself, never
+// wrapped around read-only memory.
 void overwrite_pixels(QImage& image) {
-    // Only pixels no one else shares: bits() on a shared image would copy.
-    if (!image.isNull() && image.isDetached())
-        std::memset(image.bits(), 0, static_cast<std::size_t>(image.sizeInBytes()));
+    if (image.isNull()) return;
+    std::memset(const_cast<uchar*>(image.constBits()), 0,
+                static_cast<std::size_t>(image.sizeInBytes()));
+}
+
+// The same for text: fill() would detach first and wipe only its own copy,
+// not the buffer the QML Text item still shares. Static (literal) data has
+// no heap block and holds nothing secret.
+void overwrite_text(QString& text) {
+    if (!text.isEmpty() && text.data_ptr()->isMutable())
+        std::memset(static_cast<void*>(const_cast<QChar*>(text.constData())), 0,
+                    static_cast<std::size_t>(text.size()) * sizeof(QChar));
+    text.clear();
 }
 
 bool is_text(const QString& mime) {
@@ -109,6 +136,9 @@ ItemModel::ItemModel(QObject* parent) : QObject(parent) {}
 
 ItemModel::~ItemModel() {
     if (!preview_key_.isEmpty() && vault_) vault_->previews()->remove(preview_key_);
+    // The page that showed the text may be gone while QML's heap still
+    // shares the string until its next collection: wipe it now.
+    overwrite_text(preview_text_);
 }
 
 void ItemModel::setVault(VaultModel* vault) {
@@ -316,10 +346,7 @@ void ItemModel::closePreview() {
     preview_key_.clear();
     if (preview_kind_.isEmpty() && preview_text_.isEmpty() && preview_source_.isEmpty()) return;
     preview_kind_.clear();
-    if (!preview_text_.isEmpty()) {
-        preview_text_.fill(QLatin1Char(' '));
-        preview_text_.clear();
-    }
+    overwrite_text(preview_text_);
     preview_source_.clear();
     Q_EMIT previewChanged();
 }
