@@ -151,6 +151,16 @@ struct BundleReadOptions {
                                                          const BundleReadOptions& options,
                                                          const Progress& progress = {});
 
+// Re-checks a folder that `open` extracted: every check above except decrypt
+// and envelope (the sealed file is not re-read), by packing the folder again
+// in bundle order. Top-level report.json and report.html, which `open`
+// writes, are ignored; any other file not in the manifest fails
+// no_unlisted_files, and links or special files fail entries.
+// `options.extract_to` must be empty.
+[[nodiscard]] Result<BundleReport> verify_bundle_folder(const std::filesystem::path& dir,
+                                                        const BundleReadOptions& options,
+                                                        const Progress& progress = {});
+
 // Checks an envelope against a .custodia file's bytes alone, as the intake
 // server does before it has anything else: the signature under `device_key`,
 // and the SHA-256 and size the statement names.
