@@ -21,6 +21,8 @@ using nlohmann::json;
 constexpr std::string_view kEntriesPrefix = "custody/entries/";
 constexpr std::string_view kProofsPrefix = "custody/proofs/";
 constexpr std::string_view kCaptureDomain = "custodia/v1/capture";
+constexpr std::string_view kReceiptsPrefix = "custody/receipts/";
+constexpr std::string_view kReceiptContextLine = "custodia.receipt/v1\n";
 
 struct ParsedProof {
     std::uint64_t index = 0;
@@ -135,6 +137,68 @@ BundleCheck not_run(std::string_view name, std::string why) {
     c.outcome = CheckOutcome::not_run;
     c.detail = std::move(why);
     return c;
+}
+
+struct ReceiptFiles {
+    const CustodyFileBytes* receipt = nullptr;
+    const CustodyFileBytes* checkpoint = nullptr;
+    const CustodyFileBytes* vkeys = nullptr;
+};
+
+std::string text_of(const CustodyFileBytes& f) {
+    return std::string(f.bytes.begin(), f.bytes.end());
+}
+
+// One receipt group <stem>.{receipt,checkpoint,vkeys}; the stem is
+// "<bundle id>-<8 hex>". Returns the failure, or nothing when it verified.
+std::optional<std::string> check_receipt(const std::string& stem, const ReceiptFiles& files,
+                                         const crypto::minisign::PublicKey& device_key) {
+    const std::string where = std::string(kReceiptsPrefix) + stem;
+    if (!files.receipt || !files.checkpoint || !files.vkeys)
+        return where + ": needs .receipt, .checkpoint and .vkeys";
+    const auto dash = stem.rfind('-');
+    if (dash == std::string::npos || dash == 0) return where + ": name is not <bundle>-<key id>";
+    const std::string bundle_id = stem.substr(0, dash);
+
+    const std::string vkeys = text_of(*files.vkeys);
+    const auto nl = vkeys.find('\n');
+    if (nl == std::string::npos || vkeys.empty() || vkeys.back() != '\n' ||
+        vkeys.find('\n', nl + 1) != vkeys.size() - 1)
+        return where + ".vkeys: not two verifier key lines";
+    auto receipt_key = NoteVerifierKey::parse(std::string_view(vkeys).substr(0, nl));
+    auto cosign_key =
+        NoteVerifierKey::parse(std::string_view(vkeys).substr(nl + 1, vkeys.size() - nl - 2));
+    if (!receipt_key || !cosign_key || receipt_key->type() != NoteSignatureType::ed25519 ||
+        cosign_key->type() != NoteSignatureType::cosignature_v1 ||
+        receipt_key->public_key() != cosign_key->public_key())
+        return where + ".vkeys: not one server key's Ed25519 and cosignature verifier keys";
+
+    auto receipt = SignedNote::parse(text_of(*files.receipt));
+    if (!receipt) return where + ".receipt: " + receipt.error().message;
+    if (auto ok = verify_note(*receipt, std::span(&*receipt_key, 1)); !ok)
+        return where + ".receipt is not signed by server key " + receipt_key->name() + ": " +
+               ok.error().message;
+    if (!receipt->text().starts_with(kReceiptContextLine))
+        return where + ".receipt is not a custodia.receipt/v1";
+    const json body =
+        json::parse(receipt->text().substr(kReceiptContextLine.size()), nullptr, false);
+    if (!body.is_object() || !body.contains("bundle") || body["bundle"] != bundle_id ||
+        !body.contains("device") ||
+        body["device"] != crypto::minisign::key_id_hex(device_key.key_id()))
+        return where + ".receipt is for another bundle or device";
+
+    auto cosigned = SignedNote::parse(text_of(*files.checkpoint));
+    if (!cosigned) return where + ".checkpoint: " + cosigned.error().message;
+    auto cp = Checkpoint::parse(cosigned->text());
+    if (!cp) return where + ".checkpoint: " + cp.error().message;
+    auto device_vkey =
+        NoteVerifierKey::make(cp->origin, NoteSignatureType::ed25519, device_key.key());
+    if (!device_vkey || !verify_note(*cosigned, std::span(&*device_vkey, 1)))
+        return where + ".checkpoint is not signed by the device key";
+    if (auto ok = verify_note(*cosigned, std::span(&*cosign_key, 1)); !ok)
+        return where + ".checkpoint is not cosigned by server key " + cosign_key->name() + ": " +
+               ok.error().message;
+    return std::nullopt;
 }
 
 }  // namespace
@@ -285,6 +349,34 @@ std::vector<BundleCheck> BundleCustodyVerifier::verify(const BundleReport& repor
         checks.push_back(
             make_check(bundle_check::kCaptureSignatures, failures,
                        std::to_string(manifest.items().size()) + " capture signatures verified"));
+    }
+
+    // custody_receipts: only when the bundle carries receipts.
+    std::map<std::string, ReceiptFiles> receipts;
+    std::vector<std::string> receipt_failures;
+    for (const auto& f : report.custody_files) {
+        if (!f.path.starts_with(kReceiptsPrefix)) continue;
+        const std::string name = f.path.substr(kReceiptsPrefix.size());
+        const auto dot = name.rfind('.');
+        const std::string stem = dot == std::string::npos ? name : name.substr(0, dot);
+        const std::string ext = dot == std::string::npos ? "" : name.substr(dot + 1);
+        auto& group = receipts[stem];
+        if (ext == "receipt")
+            group.receipt = &f;
+        else if (ext == "checkpoint")
+            group.checkpoint = &f;
+        else if (ext == "vkeys")
+            group.vkeys = &f;
+        else
+            receipt_failures.push_back(f.path + ": not a receipt file");
+    }
+    if (!receipts.empty()) {
+        for (const auto& [stem, group] : receipts)
+            if (auto failure = check_receipt(stem, group, key))
+                receipt_failures.push_back(*failure);
+        checks.push_back(make_check(bundle_check::kCustodyReceipts, receipt_failures,
+                                    std::to_string(receipts.size()) +
+                                        " server receipt(s) and cosigned checkpoint(s) verified"));
     }
     return checks;
 }

@@ -337,9 +337,60 @@ CREATE TABLE shredded_items (
 CREATE INDEX items_by_time ON items (captured_at);
 )sql";
 
+// Schema v3: sync state (DESIGN.md §7, docs/FORMAT.md "Sync state"). The
+// v1 outbox was a placeholder nothing ever wrote; it is replaced.
+constexpr std::string_view kSchemaV3 = R"sql(
+DROP TABLE outbox;
+
+-- Intake servers the device enrolled with. pin_json is what the sync layer
+-- keeps about the server (URL, name, public key); the vault does not read it.
+CREATE TABLE sync_servers (
+    name           TEXT PRIMARY KEY NOT NULL,
+    pin_json       TEXT NOT NULL,
+    added_at       INTEGER NOT NULL,
+    added_offset   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Sealed bundles waiting for (or holding) a server's receipt. The files are
+-- <vault>/outbox/<bundle_id>.custodia and .custodia.envelope. Only 'received'
+-- means sent, and it is final: the receipt it holds is evidence.
+CREATE TABLE outbox (
+    id                   INTEGER PRIMARY KEY,
+    bundle_id            TEXT NOT NULL,
+    server               TEXT NOT NULL,
+    case_id              TEXT NOT NULL,
+    item_ids             TEXT NOT NULL,  -- JSON array of item ids (32 hex)
+    size                 INTEGER NOT NULL CHECK (size >= 0),
+    state                TEXT NOT NULL DEFAULT 'queued'
+                         CHECK (state IN ('queued', 'sending', 'received', 'failed')),
+    bytes_confirmed      INTEGER NOT NULL DEFAULT 0 CHECK (bytes_confirmed >= 0),
+    last_error           TEXT NOT NULL DEFAULT '',
+    attempts             INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    queued_at            INTEGER NOT NULL,
+    queued_offset        INTEGER NOT NULL DEFAULT 0,
+    last_attempt_at      INTEGER,
+    received_at          INTEGER,
+    receipt_note         TEXT,
+    cosigned_checkpoint  TEXT,
+    receipt_verifier     TEXT,
+    cosignature_verifier TEXT,
+    UNIQUE (bundle_id, server),
+    CHECK ((state = 'received') = (receipt_note IS NOT NULL AND cosigned_checkpoint IS NOT NULL))
+);
+CREATE TRIGGER outbox_received_is_final BEFORE UPDATE ON outbox WHEN OLD.state = 'received'
+BEGIN
+    SELECT RAISE(ABORT, 'a received outbox entry holds a receipt and is final');
+END;
+CREATE TRIGGER outbox_received_is_kept BEFORE DELETE ON outbox WHEN OLD.state = 'received'
+BEGIN
+    SELECT RAISE(ABORT, 'a received outbox entry holds a receipt and is kept');
+END;
+)sql";
+
 constexpr SchemaMigration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 
 // ---- Errors -------------------------------------------------------------------

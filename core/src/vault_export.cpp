@@ -17,6 +17,7 @@
 #include "custodia/crypto/encoding.h"
 #include "ids.h"
 #include "item_rows.h"
+#include "outbox_files.h"
 #include "vault_state.h"
 
 namespace custodia::core {
@@ -193,6 +194,11 @@ Result<ExportedBundle> Vault::export_bundle(
         if (!checkpoint) return std::move(checkpoint).error();
         contents.custody.push_back({"device.pub", text_bytes(device_key().to_file())});
         contents.custody.push_back({"checkpoint", text_bytes(**note)});
+        // Receipts travel in later bundles of the same case (FORMAT.md
+        // "custody/receipts/"); other cases' bundles are not revealed.
+        auto receipts = receipt_custody_files(state_->db, kase->id);
+        if (!receipts) return std::move(receipts).error();
+        for (auto& r : *receipts) contents.custody.push_back(std::move(r));
 
         for (const auto& item : items) {
             auto record = encode_capture_record(item);
@@ -279,6 +285,8 @@ Result<ExportedBundle> Vault::export_bundle(
     result.size = written->sealed.size;
     result.sha256 = written->sealed.sha256;
     result.items = items.size();
+    result.case_id = case_id;
+    for (const auto& item : items) result.item_ids.push_back(item.id);
     return result;
 }
 

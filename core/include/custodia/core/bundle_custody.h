@@ -9,6 +9,11 @@
 //   capture_signatures  every item's capture_record is signed by the device
 //                       key and binds the item id, SHA-256 and size of its
 //                       attachment as the manifest states them
+//   custody_receipts    (only when custody/receipts/ is present) every
+//                       intake-server receipt is signed by the server key in
+//                       its .vkeys and names this bundle id and device, and
+//                       every cosigned checkpoint is signed by the device key
+//                       and cosigned by that server key
 #pragma once
 
 #include <optional>
@@ -24,6 +29,7 @@ namespace bundle_check {
 inline constexpr std::string_view kCustodyCheckpoint = "custody_checkpoint";
 inline constexpr std::string_view kCustodyInclusion = "custody_inclusion";
 inline constexpr std::string_view kCaptureSignatures = "capture_signatures";
+inline constexpr std::string_view kCustodyReceipts = "custody_receipts";
 }  // namespace bundle_check
 
 class BundleCustodyVerifier final : public CustodyVerifier {
