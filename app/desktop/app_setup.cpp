@@ -1,12 +1,16 @@
 #include "app_setup.h"
 
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <QCoreApplication>
+#include <QLocale>
 #include <QQmlEngine>
 #include <QQuickStyle>
 #include <QStandardPaths>
 #include <QString>
+#include <QTranslator>
 #include <QtGlobal>
 #include <cstdio>
 #include <cstdlib>
@@ -52,10 +56,27 @@ void harden_process() {
     const rlimit none{0, 0};
     (void)setrlimit(RLIMIT_CORE, &none);
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    // glibc overwrites every block it frees (those its per-thread cache
+    // keeps aside, of 1 KiB or less, excepted): decoders (libpng, zlib) and
+    // Qt's string copies free decrypted bytes we cannot reach to wipe.
+    // docs/THREAT_MODEL.md, tests/security/desktop_memory_gcore.cpp.
+    (void)mallopt(M_PERTURB, 0xa5);
 }
 
 void install_message_handler() {
     qInstallMessageHandler(redacting_handler);
+}
+
+bool install_translation(QCoreApplication& app) {
+    auto* translator = new QTranslator(&app);
+    if (translator->load(QLocale(), QStringLiteral("custodia"), QStringLiteral("_"),
+                         QStringLiteral(":/i18n")) ||
+        translator->load(QStringLiteral(":/i18n/custodia_en.qm"))) {
+        QCoreApplication::installTranslator(translator);
+        return true;
+    }
+    delete translator;
+    return false;
 }
 
 void prepare_engine(QQmlEngine& engine, VaultModel& vault) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+class QCoreApplication;
 class QQmlEngine;
 
 namespace custodia::desktop {
@@ -19,6 +20,11 @@ void harden_process();
 // builds print only the severity, category and source location; debug
 // builds also print the text, for developers.
 void install_message_handler();
+
+// The translation for the system's language from :/i18n (built by lupdate and
+// lrelease, app/desktop/CMakeLists.txt), English when there is none for it.
+// False when not even English loads.
+bool install_translation(QCoreApplication& app);
 
 // The QML module's import path, the preview image provider and the style.
 void prepare_engine(QQmlEngine& engine, VaultModel& vault);

@@ -2,6 +2,8 @@
 
 #include <QDateTime>
 #include <QLocale>
+#include <map>
+#include <string>
 #include <utility>
 
 namespace custodia::desktop {
@@ -198,9 +200,7 @@ QVariant ItemsModel::data(const QModelIndex& index, int role) const {
         case ConsentRole:
             return r.consent;
         case SyncStateRole:
-            // Sending is not built yet (bundles and sync land later): every item
-            // is honestly "not sent".
-            return tr("Not sent");
+            return r.sync_state;
         case ShreddedRole:
             return r.shredded;
         default:
@@ -217,6 +217,11 @@ QHash<int, QByteArray> ItemsModel::roleNames() const {
 QString ItemsModel::itemIdAt(int row) const {
     if (row < 0 || row >= count()) return {};
     return rows_[static_cast<std::size_t>(row)].id;
+}
+
+QString ItemsModel::syncStateAt(int row) const {
+    if (row < 0 || row >= count()) return {};
+    return rows_[static_cast<std::size_t>(row)].sync_state;
 }
 
 bool ItemsModel::canFetchMore(const QModelIndex& parent) const {
@@ -242,8 +247,21 @@ void ItemsModel::load(bool append) {
                                                  core::Vault& vault, const core::Progress&) {
         auto items = std::make_shared<Result<std::vector<core::Item>>>(
             query.empty() ? vault.list_items(case_id, offset, kPageSize)
-                          : vault.search(query, kSearchLimit));
-        return [this, request, items, append, query, case_id] {
+                          : vault.search(query, case_id, kSearchLimit));
+        // Where each item stands in the outbox: a verified receipt from any
+        // server beats a bundle still waiting.
+        auto sync_states = std::make_shared<std::map<std::string, core::OutboxState>>();
+        if (auto outbox = vault.list_outbox()) {
+            for (const auto& entry : *outbox) {
+                if (entry.case_id != case_id) continue;
+                for (const auto& id : entry.item_ids) {
+                    auto [at, inserted] = sync_states->emplace(id, entry.state);
+                    if (!inserted && entry.state == core::OutboxState::received)
+                        at->second = entry.state;
+                }
+            }
+        }
+        return [this, request, items, append, query, sync_states] {
             if (request != request_) return;
             setLoading(false);
             if (!*items) {
@@ -253,13 +271,25 @@ void ItemsModel::load(bool append) {
             setError({});
             std::vector<Row> rows;
             for (const core::Item& it : **items) {
-                // Search spans the vault; this list shows one case.
-                if (it.case_id != case_id) continue;
+                QString sync_state = tr("Not sent");
+                if (const auto found = sync_states->find(it.id); found != sync_states->end()) {
+                    switch (found->second) {
+                        case core::OutboxState::received:
+                            sync_state = tr("Received");
+                            break;
+                        case core::OutboxState::failed:
+                            sync_state = tr("Not sent yet");
+                            break;
+                        default:
+                            sync_state = tr("In the outbox");
+                            break;
+                    }
+                }
                 rows.push_back(
                     {QString::fromStdString(it.id), kind_label(it.fields.kind),
                      QString::fromStdString(it.fields.title), short_time(it.capture.time),
                      QString::fromStdString(it.fields.witness), consent_label(it.fields.consent),
-                     it.state == core::ItemState::shredded});
+                     sync_state, it.state == core::ItemState::shredded});
             }
             const bool more = query.empty() && (*items)->size() == kPageSize;
             if (append) {

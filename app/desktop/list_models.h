@@ -113,6 +113,7 @@ class ItemsModel : public QAbstractListModel {
 
     Q_INVOKABLE void reload();
     Q_INVOKABLE QString itemIdAt(int row) const;
+    Q_INVOKABLE QString syncStateAt(int row) const;
 
   Q_SIGNALS:
     void vaultChanged();
@@ -124,7 +125,7 @@ class ItemsModel : public QAbstractListModel {
 
   private:
     struct Row {
-        QString id, kind, title, captured, witness, consent;
+        QString id, kind, title, captured, witness, consent, sync_state;
         bool shredded = false;
     };
     void load(bool append);

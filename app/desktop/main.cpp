@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     QGuiApplication::setOrganizationName(QStringLiteral("Custodia"));
     QGuiApplication::setApplicationName(QStringLiteral("custodia"));
     QGuiApplication::setApplicationDisplayName(QStringLiteral("Custodia"));
+    (void)custodia::desktop::install_translation(app);
 
     QCommandLineParser options;
     options.setApplicationDescription(

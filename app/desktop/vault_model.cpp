@@ -13,11 +13,9 @@
 #include "custodia/crypto/random.h"
 #include "custodia/crypto/secret.h"
 #include "item_model.h"
+#include "send_model.h"
 
 namespace custodia::desktop {
-namespace {
-
-using namespace std::chrono_literals;
 
 // The UTF-8 bytes go straight into locked memory; the temporary QByteArray is
 // wiped before it is freed. The QString itself belongs to the caller.
@@ -29,6 +27,10 @@ crypto::SecretBytes to_secret(const QString& text) {
                            static_cast<std::size_t>(utf8.size())));
     return secret;
 }
+
+namespace {
+
+using namespace std::chrono_literals;
 
 // The countdown itself is on screen (waitSeconds); this says why.
 QString wait_text() {
@@ -342,6 +344,9 @@ void VaultModel::becomeUnlocked(std::shared_ptr<core::Vault> vault) {
     vault_ = std::move(vault);
     investigator_ = QString::fromStdString(vault_->investigator());
     device_key_ = QString::fromStdString(vault_->device_key().to_base64());
+    // What was kept outside the vault for another vault (one a duress
+    // passphrase erased, say) must not outlive it.
+    RecipientsModel::forgetOtherVaults(device_key_);
     setWaitSeconds(0);
     wait_tick_.stop();
     state_ = State::Unlocked;
@@ -366,6 +371,34 @@ void VaultModel::lock() {
     state_ = State::Locked;
     Q_EMIT stateChanged();
     Q_EMIT locked();
+}
+
+void VaultModel::wipeVault() {
+    if (state_ == State::NoVault || wiping_) return;
+    wiping_ = true;
+    lock();
+    wait_tick_.stop();
+    setWaitSeconds(0);
+    setBusy(true);
+    const auto dir = dir_;
+    // Queued behind any job still running: that job holds the last reference
+    // to the Vault, so the keys are gone before the header is overwritten.
+    worker_.start([this, dir] {
+        const Status erased = core::Vault::wipe(dir);
+        const bool gone = !core::Vault::exists(dir);
+        const QString error = erased ? QString() : describe_error(erased.error());
+        QMetaObject::invokeMethod(
+            this,
+            [this, gone, error] {
+                wiping_ = false;
+                setBusy(false);
+                setError(error);
+                state_ = gone ? State::NoVault : State::Locked;
+                Q_EMIT stateChanged();
+                if (gone) Q_EMIT wiped();
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 void VaultModel::acknowledgeRecoveryKey() {

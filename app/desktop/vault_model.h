@@ -25,6 +25,7 @@
 #include "custodia/core/progress.h"
 #include "custodia/core/vault.h"
 #include "custodia/crypto/result.h"
+#include "custodia/crypto/secret.h"
 
 namespace custodia::desktop {
 
@@ -33,6 +34,10 @@ class PreviewStore;
 // The words a person sees for a failed vault call. Core messages carry no
 // secrets or user data (result.h), so they may be shown as the detail.
 QString describe_error(const Error& error);
+
+// A passphrase from a text field into locked memory (the QString stays the
+// caller's to clear).
+crypto::SecretBytes to_secret(const QString& text);
 
 // The words the screens use for the evidence model's values.
 QString kind_label(core::ItemKind kind);
@@ -53,8 +58,9 @@ class VaultModel : public QObject {
     Q_PROPERTY(QString investigator READ investigator NOTIFY stateChanged)
     Q_PROPERTY(QString deviceKey READ deviceKey NOTIFY stateChanged)
     Q_PROPERTY(QString vaultPath READ vaultPath CONSTANT)
-    Q_PROPERTY(int autoLockMinutes READ autoLockMinutes WRITE setAutoLockMinutes NOTIFY
-                   autoLockMinutesChanged)
+    // Read-only to the screens: they change it through SecuritySettingsModel,
+    // which asks for the passphrase first. main() restores it with the setter.
+    Q_PROPERTY(int autoLockMinutes READ autoLockMinutes NOTIFY autoLockMinutesChanged)
     Q_PROPERTY(int minimumPassphraseLength READ minimumPassphraseLength CONSTANT)
 
   public:
@@ -111,6 +117,12 @@ class VaultModel : public QObject {
     bool submit(QObject* receiver, Work work, ProgressReport progress = {},
                 std::shared_ptr<std::atomic<bool>> cancel = {});
 
+    // Panic wipe: locks, then crypto-erases and removes the vault on the
+    // worker (core::Vault::wipe); the state becomes NoVault. C++ only: the
+    // screens reach it through SecuritySettingsModel, after the passphrase
+    // was checked again.
+    void wipeVault();
+
     std::shared_ptr<PreviewStore> previews() const { return previews_; }
     // Called after a change, so that the lists showing the vault reload.
     void notifyContentChanged() { Q_EMIT contentChanged(); }
@@ -130,6 +142,8 @@ class VaultModel : public QObject {
     void unlocked();
     void locked();
     void contentChanged();
+    // The vault is gone (panic wipe); settings kept outside it go too.
+    void wiped();
 
   protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -148,6 +162,7 @@ class VaultModel : public QObject {
     bool busy_ = false;
     QString error_;
     int wait_seconds_ = 0;
+    bool wiping_ = false;
     QString recovery_key_;
     QString investigator_;
     QString device_key_;

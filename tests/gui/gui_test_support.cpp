@@ -1,10 +1,19 @@
 #include "gui_test_support.h"
 
 #include <QColor>
+#include <QCoreApplication>
 #include <QCryptographicHash>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFile>
+#include <QHostAddress>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QSettings>
+#include <QTcpServer>
 #include <QTimer>
 #include <cstdlib>
 #include <fstream>
@@ -14,6 +23,7 @@
 #include "custodia/core/vault.h"
 #include "custodia/crypto/random.h"
 #include "custodia/crypto/secret.h"
+#include "custodia/crypto/stream_io.h"
 
 namespace custodia::testing {
 namespace {
@@ -54,9 +64,22 @@ GuiTestSupport::GuiTestSupport(QObject* parent)
     if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     root_ = tmpl;
     std::filesystem::create_directories(root_ / "inputs");
+    // Saved recipients and the auto-lock delay live in QSettings: keep the
+    // tests' values in this directory, never in the user's own settings.
+    const QString settings = QString::fromStdString((root_ / "settings").string());
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settings);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settings);
+    if (QCoreApplication::organizationName().isEmpty())
+        QCoreApplication::setOrganizationName(QStringLiteral("CustodiaTests"));
+    if (QCoreApplication::applicationName().isEmpty())
+        QCoreApplication::setApplicationName(QStringLiteral("custodia-gui-tests"));
 }
 
 GuiTestSupport::~GuiTestSupport() {
+    if (intake_ != nullptr) {
+        intake_->kill();
+        intake_->waitForFinished(5000);
+    }
     // Waits for their workers before the files go.
     for (auto* vault : vaults_) delete vault;
     std::error_code ec;
@@ -135,6 +158,180 @@ QString GuiTestSupport::addTestimony(desktop::VaultModel* vault, const QString& 
     return waitFor(vault, [=](core::Vault& v) -> Result<std::string> {
         return v.add_testimony(case_id, body, fields);
     });
+}
+
+QString GuiTestSupport::addConsentedTestimony(desktop::VaultModel* vault, const QString& caseId,
+                                              const QString& title, const QString& text,
+                                              const QString& witness) {
+    core::ItemFields fields;
+    fields.kind = core::ItemKind::testimony;
+    fields.title = title.toStdString();
+    fields.witness = witness.toStdString();
+    fields.consent.type = core::ConsentType::written;
+    fields.consent.scope = {"courts"};
+    const std::string case_id = caseId.toStdString();
+    const std::string body = text.toStdString();
+    return waitFor(vault, [=](core::Vault& v) -> Result<std::string> {
+        return v.add_testimony(case_id, body, fields);
+    });
+}
+
+QByteArray GuiTestSupport::extractItem(desktop::VaultModel* vault, const QString& itemId) {
+    const std::string id = itemId.toStdString();
+    auto bytes = std::make_shared<std::string>();
+    const QString ok = waitFor(vault, [id, bytes](core::Vault& v) -> Result<std::string> {
+        crypto::VectorSink sink;
+        if (auto s = v.extract(id, sink); !s) return std::move(s).error();
+        bytes->assign(sink.bytes().begin(), sink.bytes().end());
+        return std::string("ok");
+    });
+    if (ok.isEmpty()) return {};
+    return QByteArray(bytes->data(), static_cast<qsizetype>(bytes->size()));
+}
+
+QString GuiTestSupport::itemMimeType(desktop::VaultModel* vault, const QString& itemId) {
+    const std::string id = itemId.toStdString();
+    return waitFor(vault, [id](core::Vault& v) -> Result<std::string> {
+        auto item = v.get_item(id);
+        if (!item) return std::move(item).error();
+        if (!item->attachment) return make_error(Errc::malformed, "no attachment");
+        return item->attachment->mime_type;
+    });
+}
+
+QString GuiTestSupport::makeDir(const QString& name) {
+    const auto path = root_ / "dirs" / name.toStdString();
+    std::filesystem::create_directories(path);
+    return QString::fromStdString(path.string());
+}
+
+QStringList GuiTestSupport::filesIn(const QString& dir) const {
+    return QDir(dir).entryList(QDir::Files, QDir::Name);
+}
+
+QVariantMap GuiTestSupport::ageKeygen() {
+    const QString key = QString::fromStdString(
+        (root_ / "inputs" / ("age-" + std::to_string(++counter_) + ".key")).string());
+    QProcess make;
+    make.start(QStringLiteral("age-keygen"), {QStringLiteral("-o"), key});
+    if (!make.waitForFinished(20000) || make.exitCode() != 0) return {};
+    QProcess pub;
+    pub.start(QStringLiteral("age-keygen"), {QStringLiteral("-y"), key});
+    if (!pub.waitForFinished(20000) || pub.exitCode() != 0) return {};
+    return {
+        {QStringLiteral("keyFile"), key},
+        {QStringLiteral("recipient"), QString::fromUtf8(pub.readAllStandardOutput()).trimmed()}};
+}
+
+QString GuiTestSupport::listBundleWithAge(const QString& bundle, const QString& keyFile) const {
+    QProcess decrypt, list;
+    decrypt.setStandardOutputProcess(&list);
+    decrypt.start(QStringLiteral("age"),
+                  {QStringLiteral("-d"), QStringLiteral("-i"), keyFile, bundle});
+    list.start(QStringLiteral("tar"),
+               {QStringLiteral("--zstd"), QStringLiteral("-tf"), QStringLiteral("-")});
+    if (!decrypt.waitForFinished(30000) || !list.waitForFinished(30000)) return {};
+    if (decrypt.exitCode() != 0 || list.exitCode() != 0) return {};
+    return QString::fromUtf8(list.readAllStandardOutput());
+}
+
+namespace {
+
+QString intake_admin(const std::filesystem::path& dir, const QStringList& args,
+                     int* exit_code = nullptr) {
+    QProcess admin;
+    admin.start(QStringLiteral(CUSTODIA_INTAKE),
+                QStringList{QStringLiteral("--dir"), QString::fromStdString(dir.string())} + args);
+    const bool finished = admin.waitForFinished(20000);
+    if (exit_code != nullptr) *exit_code = finished ? admin.exitCode() : -1;
+    return QString::fromUtf8(admin.readAllStandardOutput());
+}
+
+}  // namespace
+
+QString GuiTestSupport::startIntakeServer() {
+    if (intake_ != nullptr) return intake_url_;
+    intake_dir_ = root_ / ("intake-" + std::to_string(++counter_));
+    const auto& dir = intake_dir_;
+    int code = 0;
+    intake_admin(dir,
+                 {QStringLiteral("init"), QStringLiteral("--name"), QStringLiteral("intake.test"),
+                  QStringLiteral("--url"), QStringLiteral("http://127.0.0.1:1")},
+                 &code);
+    if (code != 0) return {};
+    intake_ = new QProcess(this);
+    intake_->setProcessChannelMode(QProcess::MergedChannels);
+    intake_->start(
+        QStringLiteral(CUSTODIA_INTAKE),
+        {QStringLiteral("--dir"), QString::fromStdString(dir.string()), QStringLiteral("serve"),
+         QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0")});
+    if (!intake_->waitForStarted(10000)) return {};
+    // Its JSON log says which port it bound.
+    QElapsedTimer waited;
+    waited.start();
+    QByteArray seen;
+    while (!waited.hasExpired(15000)) {
+        intake_->waitForReadyRead(200);
+        seen += intake_->readAll();
+        for (const QByteArray& line : seen.split('\n')) {
+            const QJsonObject event = QJsonDocument::fromJson(line).object();
+            if (event.value(QStringLiteral("event")).toString() == QLatin1String("listening")) {
+                intake_url_ = QStringLiteral("http://127.0.0.1:%1")
+                                  .arg(event.value(QStringLiteral("port")).toInt());
+                return intake_url_;
+            }
+        }
+    }
+    return {};
+}
+
+void GuiTestSupport::stopIntakeServer() {
+    if (intake_ == nullptr) return;
+    intake_->kill();
+    intake_->waitForFinished(5000);
+    delete intake_;
+    intake_ = nullptr;
+    // Codes made before stay valid for the next enrolment attempt to fail on.
+}
+
+QString GuiTestSupport::intakeEnrolmentCode() {
+    if (intake_url_.isEmpty()) return {};
+    int code = 0;
+    const QString out =
+        intake_admin(intake_dir_,
+                     {QStringLiteral("enroll"), QStringLiteral("--url"), intake_url_,
+                      QStringLiteral("--name"), QStringLiteral("gui-test")},
+                     &code);
+    return code == 0 ? out.trimmed() : QString();
+}
+
+int GuiTestSupport::intakeBundleCount() {
+    int code = 0;
+    const QString out =
+        intake_admin(intake_dir_, {QStringLiteral("list"), QStringLiteral("--json")}, &code);
+    if (code != 0) return -1;
+    return static_cast<int>(QJsonDocument::fromJson(out.toUtf8()).array().size());
+}
+
+QString GuiTestSupport::closedLoopbackUrl() const {
+    // Bound, then closed again: nothing listens there.
+    QTcpServer probe;
+    if (!probe.listen(QHostAddress::LocalHost, 0)) return {};
+    const quint16 port = probe.serverPort();
+    probe.close();
+    return QStringLiteral("http://127.0.0.1:%1").arg(port);
+}
+
+QVariant GuiTestSupport::setting(const QString& key) const {
+    return QSettings().value(key);
+}
+
+QStringList GuiTestSupport::settingKeys(const QString& prefix) const {
+    QStringList out;
+    for (const QString& key : QSettings().allKeys())
+        if (key.startsWith(prefix)) out << key;
+    out.sort();
+    return out;
 }
 
 desktop::VaultModel* GuiTestSupport::reopen(desktop::VaultModel* vault) {

@@ -5,8 +5,10 @@
 
 #include <QImage>
 #include <QObject>
+#include <QProcess>
 #include <QString>
 #include <QVariantList>
+#include <QVariantMap>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -41,6 +43,10 @@ class GuiTestSupport : public QObject {
     Q_INVOKABLE QString addTestimony(custodia::desktop::VaultModel* vault, const QString& caseId,
                                      const QString& title, const QString& text,
                                      const QString& witness);
+    // The same with written consent to share with courts.
+    Q_INVOKABLE QString addConsentedTestimony(custodia::desktop::VaultModel* vault,
+                                              const QString& caseId, const QString& title,
+                                              const QString& text, const QString& witness);
     // Another VaultModel over the same directory, as after an app restart.
     Q_INVOKABLE custodia::desktop::VaultModel* reopen(custodia::desktop::VaultModel* vault);
     Q_INVOKABLE void setAutoLockMs(custodia::desktop::VaultModel* vault, int ms);
@@ -59,12 +65,53 @@ class GuiTestSupport : public QObject {
     // Every file path under the vault directory, relative, sorted.
     Q_INVOKABLE QStringList vaultFiles(custodia::desktop::VaultModel* vault) const;
 
+    // The item's original bytes, decrypted from the vault (a custody
+    // "extracted" event), and its MIME type; empty on failure.
+    QByteArray extractItem(custodia::desktop::VaultModel* vault, const QString& itemId);
+    QString itemMimeType(custodia::desktop::VaultModel* vault, const QString& itemId);
+
+    // True if any file in the vault directory holds these bytes verbatim.
+    bool vaultContainsBytes(custodia::desktop::VaultModel* vault, const QByteArray& bytes) const {
+        return vaultContains(vault, bytes);
+    }
+
+    // A new empty directory under this object's directory.
+    Q_INVOKABLE QString makeDir(const QString& name);
+    // Files in a directory, sorted by name.
+    Q_INVOKABLE QStringList filesIn(const QString& dir) const;
+    // An X25519 identity made by Debian's age-keygen: {keyFile, recipient};
+    // empty when age-keygen is missing.
+    Q_INVOKABLE QVariantMap ageKeygen();
+    // The names inside a sealed bundle, as Debian's age and GNU tar read it
+    // (age -d -i KEY B | tar --zstd -tf -); "" when either refuses.
+    Q_INVOKABLE QString listBundleWithAge(const QString& bundle, const QString& keyFile) const;
+    // A real custodia-intake server on 127.0.0.1 (plain HTTP, which the
+    // protocol allows on loopback only), in this object's directory; returns
+    // its URL, "" when it did not start. Stopped with this object.
+    Q_INVOKABLE QString startIntakeServer();
+    Q_INVOKABLE void stopIntakeServer();
+    // A fresh enrolment code from that server's admin command.
+    Q_INVOKABLE QString intakeEnrolmentCode();
+    // How many bundles the server holds (custodia-intake list --json).
+    Q_INVOKABLE int intakeBundleCount();
+    // A loopback URL where nothing listens.
+    Q_INVOKABLE QString closedLoopbackUrl() const;
+
+    // A Settings value as QSettings holds it (tests redirect QSettings into
+    // this object's directory).
+    Q_INVOKABLE QVariant setting(const QString& key) const;
+    // Every QSettings key that starts with `prefix`.
+    Q_INVOKABLE QStringList settingKeys(const QString& prefix) const;
+
   private:
     QString waitFor(custodia::desktop::VaultModel* vault,
                     std::function<Result<std::string>(core::Vault&)> work);
     bool vaultContains(custodia::desktop::VaultModel* vault, const QByteArray& needle) const;
 
     std::filesystem::path root_;
+    QProcess* intake_ = nullptr;
+    QString intake_url_;
+    std::filesystem::path intake_dir_;
     std::shared_ptr<desktop::PreviewStore> previews_;
     // Children of this object, so QML's collector leaves them alone.
     std::vector<desktop::VaultModel*> vaults_;

@@ -4,10 +4,12 @@
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtQuickTest/quicktest.h>
 
+#include <QCoreApplication>
 #include <QQmlContext>
 #include <QQmlEngine>
 #include <QQuickStyle>
 
+#include "app_setup.h"
 #include "gui_test_support.h"
 #include "item_model.h"
 
@@ -19,6 +21,10 @@ class GuiTestSetup : public QObject {
   public Q_SLOTS:
     void qmlEngineAvailable(QQmlEngine* engine) {
         support_ = new custodia::testing::GuiTestSupport(engine);
+        // The screens show what the app shows: its English translation.
+        if (!translation_installed_)
+            translation_installed_ =
+                custodia::desktop::install_translation(*QCoreApplication::instance());
         QQuickStyle::setStyle(QStringLiteral("Universal"));  // as prepare_engine() does
         engine->addImportPath(QStringLiteral("qrc:/qt/qml"));
         engine->addImageProvider(QStringLiteral("custodia"),
@@ -28,6 +34,7 @@ class GuiTestSetup : public QObject {
 
   private:
     custodia::testing::GuiTestSupport* support_ = nullptr;
+    bool translation_installed_ = false;
 };
 
 QUICK_TEST_MAIN_WITH_SETUP(custodia_gui, GuiTestSetup)

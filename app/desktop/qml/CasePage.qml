@@ -14,6 +14,7 @@ Page {
 
     signal openItem(string itemId)
     signal newTestimony()
+    signal send()
 
     title: caseTitle
 
@@ -42,6 +43,22 @@ Page {
                 Accessible.name: qsTr("Search this case")
                 Accessible.role: Accessible.EditableText
                 onTextChanged: items.query = text
+            }
+        }
+        RowLayout {
+            Layout.fillWidth: true
+            Layout.maximumWidth: 640
+            Layout.alignment: Qt.AlignHCenter
+
+            Item {
+                Layout.fillWidth: true
+            }
+            Button {
+                objectName: "sendButton"
+                text: qsTr("Send…")
+                enabled: items.count > 0
+                onClicked: page.send()
+                Accessible.name: qsTr("Send this case")
             }
             PrimaryButton {
                 objectName: "newTestimonyButton"

@@ -60,25 +60,9 @@ Page {
             Accessible.name: qsTr("Passphrase")
             Accessible.passwordEdit: true
         }
-        RowLayout {
-            Layout.fillWidth: true
-            readonly property int strength: page.vault.passphraseStrength(passphrase.text)
-
-            ProgressBar {
-                objectName: "strengthMeter"
-                Layout.fillWidth: true
-                from: 0
-                to: 4
-                value: parent.strength
-                Accessible.name: qsTr("Passphrase strength")
-                Accessible.description: strengthLabel.text
-            }
-            Label {
-                id: strengthLabel
-                objectName: "strengthLabel"
-                Layout.minimumWidth: 72
-                text: page.vault.strengthLabel(parent.strength)
-            }
+        StrengthMeter {
+            vault: page.vault
+            candidate: passphrase.text
         }
 
         Label {

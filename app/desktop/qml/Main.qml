@@ -115,6 +115,8 @@ ApplicationWindow {
         CasePage {
             onOpenItem: (itemId) => stack.push(itemPage, { vault: window.vault, itemId: itemId })
             onNewTestimony: stack.push(newTestimonyPage, { vault: window.vault, caseId: caseId })
+            onSend: stack.push(sendPage, { vault: window.vault, caseId: caseId,
+                                           caseTitle: caseTitle })
         }
     }
     Component {
@@ -133,6 +135,35 @@ ApplicationWindow {
     }
     Component {
         id: settingsPage
-        SettingsPage {}
+        SettingsPage {
+            onOpenOutbox: stack.push(outboxPage, { vault: window.vault })
+            onOpenSecurityPage: (which) => {
+                const pages = { passphrase: changePassphrasePage, duress: duressPage,
+                                wipe: panicWipePage };
+                stack.push(pages[which], { vault: window.vault });
+            }
+        }
+    }
+    Component {
+        id: sendPage
+        SendPage {
+            onOpenOutbox: stack.push(outboxPage, { vault: window.vault })
+        }
+    }
+    Component {
+        id: outboxPage
+        OutboxPage {}
+    }
+    Component {
+        id: changePassphrasePage
+        ChangePassphrasePage {}
+    }
+    Component {
+        id: duressPage
+        DuressPassphrasePage {}
+    }
+    Component {
+        id: panicWipePage
+        PanicWipePage {}
     }
 }
