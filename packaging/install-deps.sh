@@ -18,6 +18,8 @@ packages=(
   microsocks
   # terminal QR codes for enrolment (custodia-intake enroll --qr)
   libqrencode-dev
+  # zbarimg: the QR test decodes the terminal drawing of an enrolment code
+  zbar-tools
   # extracts fuzz seeds from the age test vectors (tests/fuzz/make_seeds.py)
   python3
   # the desktop app (app/desktop) and its Qt Quick Test suite; tests run on
@@ -27,6 +29,12 @@ packages=(
   qml6-module-qtquick-templates qml6-module-qtquick-controls
   qml6-module-qtquick-layouts qml6-module-qtquick-window qml6-module-qtquick-dialogs
   qml6-module-qt-labs-folderlistmodel qml6-module-qttest
+  # the desktop app's translations: lupdate/lrelease and their CMake functions
+  qt6-l10n-tools qt6-tools-dev qt6-tools-dev-tools
+  # a PulseAudio server with a null source, started by the audio recording test
+  pulseaudio pulseaudio-utils
+  # gcore: the memory tests dump a live, locked process and search the core for secrets
+  gdb
 )
 
 as_root() {

@@ -154,9 +154,25 @@ VaultVerbs::VaultVerbs(CLI::App& app) {
                                  "(a C2SP signed note).");
 
     verify_cmd_ = vault_verb(app, "verify",
-                             "Check every item against its signed SHA-256 and the custody log "
-                             "against its checkpoints; exit 1 naming each problem.");
+                             "Without PATH: check every item of the vault against its signed "
+                             "SHA-256 and the custody log against its checkpoints. With PATH: "
+                             "re-verify a sealed bundle (needs -i) or a folder `open` extracted, "
+                             "without a vault. Exit 1 naming each problem or failed check.");
     verify_cmd_->add_flag("--json", verify_.json, "Print JSON");
+    verify_cmd_
+        ->add_option("path", verify_target_.bundle,
+                     "A .custodia file or an opened folder (default: verify the vault)")
+        ->option_text("PATH");
+    verify_cmd_
+        ->add_option("-i,--identity", verify_target_.identity_files,
+                     "With a .custodia PATH: age identity file")
+        ->option_text("KEYFILE")
+        ->allow_extra_args(false);
+    verify_cmd_
+        ->add_option("--device-key", verify_target_.device_key_file,
+                     "With PATH: the device's minisign public key you trust (default: the "
+                     "bundle's own, reported as self-asserted)")
+        ->option_text("KEY");
 
     passwd_cmd_ = vault_verb(app, "passwd", "Change the passphrase (the data is not rewritten).");
     passwd_cmd_
@@ -200,13 +216,108 @@ VaultVerbs::VaultVerbs(CLI::App& app) {
                           "Include the witnesses' identifying details (not only pseudonyms)");
     export_cmd_->add_flag("--allow-without-consent", export_.allow_without_consent,
                           "Also export items whose consent type is none");
-    export_cmd_->add_option("-o,--output", export_.output, "The bundle file (OUT.custodia)")
-        ->option_text("OUT")
+    export_cmd_
+        ->add_option("-o,--output", export_.output,
+                     "The bundle file (OUT.custodia); optional with --send")
+        ->option_text("OUT");
+    export_cmd_->add_flag("--send", export_.send,
+                          "Also queue the bundle in the vault's outbox for `sync` to send");
+    export_cmd_
+        ->add_option("--server", export_.server,
+                     "With --send: the enrolled server (default: the only one)")
+        ->option_text("NAME");
+
+    auto* server_cmd = vault_verb(app, "server", "Enrol with, list or remove intake servers.");
+    server_cmd->require_subcommand(1);
+    server_add_cmd_ = vault_verb(*server_cmd, "add",
+                                 "Enrol this device with an intake server using the code from "
+                                 "`custodia-intake enroll`, and pin the server's key; prints the "
+                                 "server's local name last.");
+    server_add_cmd_
+        ->add_option("code", server_add_.code, "The enrolment code (- to read it from stdin)")
+        ->option_text("CODE")
         ->required();
+    server_add_cmd_
+        ->add_option("--url", server_add_.url,
+                     "Reach the server at this address instead of the code's (e.g. an .onion)")
+        ->option_text("URL");
+    server_add_cmd_->add_option("--name", server_add_.name, "Local name (default: the server's)")
+        ->option_text("NAME");
+    server_add_cmd_
+        ->add_option("--device-name", server_add_.device_name,
+                     "How the server's administrator sees this device")
+        ->option_text("TEXT");
+    server_add_cmd_
+        ->add_option("--proxy", server_add_.proxy,
+                     "SOCKS5h proxy, e.g. socks5h://127.0.0.1:9050 (default: the vault's)")
+        ->option_text("URL");
+    server_add_cmd_->add_flag("--require-proxy", server_add_.require_proxy,
+                              "Send nothing unless through the proxy");
+    server_add_cmd_->add_option("--ca-file", server_add_.ca_file, "Trust this CA bundle for TLS")
+        ->option_text("FILE");
+    server_list_cmd_ = vault_verb(*server_cmd, "list", "List the enrolled servers.");
+    server_list_cmd_->add_flag("--json", server_list_.json, "Print JSON");
+    server_remove_cmd_ =
+        vault_verb(*server_cmd, "remove", "Forget a server (refused while bundles wait for it).");
+    server_remove_cmd_->add_option("name", server_remove_.name, "The server's local name")
+        ->option_text("NAME")
+        ->required();
+
+    sync_cmd_ = vault_verb(app, "sync",
+                           "Send every bundle in the outbox; exit 0 only when each one has a "
+                           "verified receipt, otherwise name each failure.");
+    sync_cmd_
+        ->add_option("--proxy", sync_.proxy,
+                     "SOCKS5h proxy, e.g. socks5h://127.0.0.1:9050 (default: the vault's)")
+        ->option_text("URL");
+    sync_cmd_->add_flag("--require-proxy", sync_.require_proxy,
+                        "Fail closed: send nothing unless through the proxy");
+    sync_cmd_->add_flag("--save", sync_.save,
+                        "Store --proxy and --require-proxy in the vault, exactly as given "
+                        "(`sync --save` alone clears them)");
+    sync_cmd_->add_option("--ca-file", sync_.ca_file, "Trust this CA bundle for TLS")
+        ->option_text("FILE");
+    sync_cmd_
+        ->add_option("--retry-attempts", sync_.retry_attempts,
+                     "Failed attempts in a row, without progress, before a bundle waits for the "
+                     "next sync (default 8)")
+        ->option_text("N");
+    sync_cmd_
+        ->add_option("--retry-delay-ms", sync_.retry_delay_ms,
+                     "Base of the exponential backoff with jitter (default 500)")
+        ->option_text("MS");
+
+    outbox_cmd_ = vault_verb(app, "outbox",
+                             "Show each queued bundle: state, bytes the server holds, attempts "
+                             "and the reason of the last failure.");
+    outbox_cmd_->add_flag("--json", outbox_.json, "Print JSON");
+
+    auto* witness_cmd = vault_verb(app, "witness", "Witnesses' identifying details.");
+    witness_cmd->require_subcommand(1);
+    witness_add_cmd_ = vault_verb(
+        *witness_cmd, "add",
+        "Store a witness's identifying details apart from the items, which name the witness by "
+        "pseudonym only; exports include them only with --include-witness-identities.");
+    witness_add_cmd_->add_option("pseudonym", witness_add_.pseudonym, "The witness's pseudonym")
+        ->option_text("PSEUDONYM")
+        ->required();
+    witness_add_cmd_->add_option("--case", witness_add_.case_id, "The case")
+        ->option_text("CASE")
+        ->required();
+    witness_add_cmd_
+        ->add_option("--name", witness_add_.name,
+                     "Full name (visible to other local users while the command runs)")
+        ->option_text("NAME")
+        ->required();
+    witness_add_cmd_->add_option("--contact", witness_add_.contact, "How to reach the witness")
+        ->option_text("TEXT");
+    witness_add_cmd_->add_option("--notes", witness_add_.notes, "Other identifying notes")
+        ->option_text("TEXT");
 
     open_bundle_cmd_ = app.add_subcommand(
         "open",
-        "Decrypt, unpack and verify a sealed bundle into DIR; writes DIR/report.json. "
+        "Decrypt, unpack and verify a sealed bundle into DIR; writes DIR/report.json and "
+        "DIR/report.html (a page for readers who are not specialists). "
         "Exit 0 only when every check passes, 1 naming each failed check.");
     open_bundle_cmd_->add_option("bundle", open_bundle_.bundle, "The .custodia file")
         ->option_text("BUNDLE")
@@ -225,19 +336,20 @@ VaultVerbs::VaultVerbs(CLI::App& app) {
                      "reported as self-asserted)")
         ->option_text("KEY");
 
-    // `verify` is the vault verb; this one checks a bundle without a vault.
-    verify_bundle_cmd_ =
-        app.add_subcommand("verify-bundle",
-                           "Verify a sealed bundle without writing anything; exit 1 naming each "
-                           "failed check.");
-    verify_bundle_cmd_->add_option("bundle", verify_bundle_.bundle, "The .custodia file")
-        ->option_text("BUNDLE")
+    // The older name of `verify PATH`, kept for scripts.
+    verify_bundle_cmd_ = app.add_subcommand(
+        "verify-bundle",
+        "Same as `verify PATH`: verify a sealed bundle or an opened folder without writing "
+        "anything; exit 1 naming each failed check.");
+    verify_bundle_cmd_
+        ->add_option("bundle", verify_bundle_.bundle, "The .custodia file or an opened folder")
+        ->option_text("PATH")
         ->required();
     verify_bundle_cmd_
-        ->add_option("-i,--identity", verify_bundle_.identity_files, "age identity file")
+        ->add_option("-i,--identity", verify_bundle_.identity_files,
+                     "age identity file (needed for a .custodia file)")
         ->option_text("FILE")
-        ->allow_extra_args(false)
-        ->required();
+        ->allow_extra_args(false);
     verify_bundle_cmd_
         ->add_option("--device-key", verify_bundle_.device_key_file,
                      "The device's minisign public key you trust")
@@ -265,14 +377,32 @@ std::optional<CommandOutcome> VaultVerbs::run() const {
     if (extract_cmd_->parsed()) return run_extract(globals_, extract_);
     if (log_cmd_->parsed()) return run_log(globals_, log_);
     if (checkpoint_cmd_->parsed()) return run_checkpoint(globals_);
-    if (verify_cmd_->parsed()) return run_verify(globals_, verify_);
+    if (verify_cmd_->parsed()) {
+        if (!verify_target_.bundle.empty()) {
+            VerifyBundleOptions target = verify_target_;
+            target.verb = "verify";
+            target.json = verify_.json;
+            return run_verify_bundle(target);
+        }
+        if (!verify_target_.identity_files.empty() || !verify_target_.device_key_file.empty()) {
+            return CommandOutcome(
+                usage_failure("verify: -i and --device-key need a PATH (a bundle or folder)"));
+        }
+        return run_verify(globals_, verify_);
+    }
     if (passwd_cmd_->parsed()) return run_passwd(globals_, passwd_);
     if (identity_cmd_->parsed()) return run_identity(globals_);
     if (wipe_cmd_->parsed()) return run_wipe(globals_, wipe_);
     if (duress_set_cmd_->parsed()) return run_duress_set(globals_, duress_);
     if (export_cmd_->parsed()) return run_export(globals_, export_);
+    if (witness_add_cmd_->parsed()) return run_witness_add(globals_, witness_add_);
     if (open_bundle_cmd_->parsed()) return run_open_bundle(open_bundle_);
     if (verify_bundle_cmd_->parsed()) return run_verify_bundle(verify_bundle_);
+    if (server_add_cmd_->parsed()) return run_server_add(globals_, server_add_);
+    if (server_list_cmd_->parsed()) return run_server_list(globals_, server_list_);
+    if (server_remove_cmd_->parsed()) return run_server_remove(globals_, server_remove_);
+    if (sync_cmd_->parsed()) return run_sync(globals_, sync_);
+    if (outbox_cmd_->parsed()) return run_outbox(globals_, outbox_);
     return std::nullopt;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "exit_codes.h"
+#include "sync_commands.h"
 #include "vault_commands.h"
 
 namespace CLI {
@@ -47,6 +48,14 @@ class VaultVerbs {
     ExportCliOptions export_;
     OpenBundleOptions open_bundle_;
     VerifyBundleOptions verify_bundle_;
+    VerifyBundleOptions verify_target_;  // `verify PATH`
+    WitnessAddOptions witness_add_;
+    CLI::App* witness_add_cmd_ = nullptr;
+    ServerAddOptions server_add_;
+    JsonOption server_list_;
+    ServerRemoveOptions server_remove_;
+    SyncCliOptions sync_;
+    JsonOption outbox_;
 
     CLI::App* status_cmd_ = nullptr;
     CLI::App* init_cmd_ = nullptr;
@@ -68,6 +77,11 @@ class VaultVerbs {
     CLI::App* export_cmd_ = nullptr;
     CLI::App* open_bundle_cmd_ = nullptr;
     CLI::App* verify_bundle_cmd_ = nullptr;
+    CLI::App* server_add_cmd_ = nullptr;
+    CLI::App* server_list_cmd_ = nullptr;
+    CLI::App* server_remove_cmd_ = nullptr;
+    CLI::App* sync_cmd_ = nullptr;
+    CLI::App* outbox_cmd_ = nullptr;
 };
 
 }  // namespace custodia::cli

@@ -20,6 +20,8 @@
 #include "cli_files.h"
 #include "custodia/core/bundle_custody.h"
 #include "custodia/core/bundle_reader.h"
+#include "custodia/core/bundle_report_html.h"
+#include "custodia/core/bundle_summary.h"
 #include "custodia/core/vault.h"
 #include "custodia/core/vault_header.h"
 #include "custodia/crypto/age.h"
@@ -30,6 +32,7 @@
 #include "media_types.h"
 #include "passphrase_input.h"
 #include "progress_bar.h"
+#include "sync_commands.h"
 #include "vault_output.h"
 
 namespace custodia::cli {
@@ -504,6 +507,48 @@ std::string base_name(const std::string& path) {
 
 // Errors from an import: the core checks metadata again, and says
 // Errc::malformed for what it refuses before writing anything.
+// A private directory inside the vault for a bundle that goes only to the
+// outbox; removed with its files when the export returns.
+class TempExportDir {
+  public:
+    static Result<TempExportDir> make(const fs::path& vault_dir) {
+        std::string tmpl = (vault_dir / "export-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) {
+            return make_error(Errc::io, std::string("cannot make a directory in the vault: ") +
+                                            std::strerror(errno));
+        }
+        return TempExportDir(fs::path(tmpl));
+    }
+    TempExportDir(TempExportDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+    TempExportDir& operator=(TempExportDir&&) = delete;
+    TempExportDir(const TempExportDir&) = delete;
+    TempExportDir& operator=(const TempExportDir&) = delete;
+    ~TempExportDir() {
+        if (!path_.empty()) {
+            std::error_code ec;
+            fs::remove_all(path_, ec);
+        }
+    }
+    const fs::path& path() const { return path_; }
+
+  private:
+    explicit TempExportDir(fs::path path) : path_(std::move(path)) {}
+    fs::path path_;
+};
+
+}  // namespace
+
+std::variant<std::unique_ptr<core::Vault>, Failure> open_vault_for_verb(
+    const VaultGlobals& globals) {
+    auto opened = open_vault(globals);
+    if (auto* failure = std::get_if<Failure>(&opened)) {
+        return *failure;
+    }
+    return std::move(std::get<OpenVault>(opened).vault);
+}
+
+namespace {
+
 Failure import_failure(const Error& error, const std::string& what) {
     if (error.code == Errc::cancelled) {
         return Failure{ExitCode::failure, what + ": cancelled before it was added"};
@@ -1083,11 +1128,6 @@ CommandOutcome run_verify(const VaultGlobals& globals, const JsonOption& options
 }
 
 CommandOutcome run_passwd(const VaultGlobals& globals, const PasswdOptions& options) {
-    if (!globals.recovery_key_file.empty()) {
-        return usage_failure(
-            "passwd needs the current passphrase; a recovery key opens the vault, but changing "
-            "the passphrase with it is not supported yet");
-    }
     auto opened = open_vault(globals);
     if (auto* failure = std::get_if<Failure>(&opened)) {
         return *failure;
@@ -1097,11 +1137,25 @@ CommandOutcome run_passwd(const VaultGlobals& globals, const PasswdOptions& opti
     if (!fresh) {
         return passphrase_failure(fresh.error());
     }
-    if (fresh->equals(open.passphrase.span())) {
-        return usage_failure("the new passphrase is the current one; nothing was changed");
-    }
     if (stderr_is_terminal()) {
         note("Protecting the new passphrase (a few seconds)…\n");
+    }
+    if (!globals.recovery_key_file.empty()) {
+        // A forgotten passphrase: the recovery key that opened the vault
+        // sets the new one.
+        auto key = read_secret_line_file(globals.recovery_key_file);
+        if (!key) {
+            return failure_from(key.error(), "recovery key");
+        }
+        if (auto s = open.vault->reset_passphrase(*key, *fresh); !s) {
+            return failure_from(s.error(), "cannot set the new passphrase");
+        }
+        return printed(print("The new passphrase is set. The recovery key still works; any "
+                             "duress passphrase was removed and must be set again.\n"),
+                       "passwd");
+    }
+    if (fresh->equals(open.passphrase.span())) {
+        return usage_failure("the new passphrase is the current one; nothing was changed");
     }
     if (auto s = open.vault->change_passphrase(open.passphrase, *fresh); !s) {
         if (s.error().code == Errc::wrong_passphrase) {
@@ -1251,6 +1305,107 @@ std::string_view file_outcome_name(core::FileOutcome outcome) {
     return "rejected";
 }
 
+// Everything report.html shows, so that report.json is never the lesser record.
+void add_summary_json(const core::BundleSummary& s, nlohmann::json& j) {
+    if (!s.bundle_id.empty()) {
+        j["created"] = s.created;
+        j["case_title"] = s.case_title;
+        j["case_description"] = s.case_description;
+        j["device_key_id"] = s.device_key_id;
+    }
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& i : s.items) {
+        nlohmann::json item = {
+            {"id", i.id},
+            {"kind", i.kind},
+            {"title", i.title},
+            {"description", i.description},
+            {"language", i.language},
+            {"tags", i.tags},
+            {"investigator", i.investigator},
+            {"capture",
+             {{"time", i.capture_time},
+              {"local_time", i.capture_local},
+              {"offset_minutes", i.offset_minutes ? nlohmann::json(*i.offset_minutes) : nullptr},
+              {"clock_source", i.clock_source},
+              {"location", i.capture_location}}},
+            {"location", i.location},
+            {"witness", i.witness},
+            {"consent", i.consent},
+            {"derived_from", i.derived_from},
+            {"capture_signature",
+             {{"ok", i.capture_signature_ok}, {"status", i.capture_signature}}}};
+        if (!i.witness_identity.empty()) item["witness_identity"] = i.witness_identity;
+        if (i.attachment) {
+            item["attachment"] = {{"name", i.attachment->name},
+                                  {"path", i.attachment->path},
+                                  {"mime", i.attachment->mime},
+                                  {"size", i.attachment->size},
+                                  {"sha256", crypto::to_hex(i.attachment->sha256)},
+                                  {"file_status", i.file_status}};
+        } else {
+            item["attachment"] = nullptr;
+        }
+        items.push_back(std::move(item));
+    }
+    j["items"] = std::move(items);
+    nlohmann::json timeline = nlohmann::json::array();
+    for (const auto& e : s.timeline) {
+        timeline.push_back({{"index", e.index},
+                            {"time", e.time},
+                            {"local_time", e.local_time},
+                            {"event", e.event},
+                            {"case_id", e.case_id},
+                            {"item_id", e.item_id},
+                            {"item_title", e.item_title},
+                            {"details", e.details},
+                            {"proven", e.proven},
+                            {"proof", e.proof}});
+    }
+    j["custody_timeline"] = std::move(timeline);
+    if (s.checkpoint) {
+        nlohmann::json signers = nlohmann::json::array();
+        for (const auto& signer : s.checkpoint->signers)
+            signers.push_back({{"name", signer.name}, {"key_id", signer.key_id}});
+        j["checkpoint"] = {{"origin", s.checkpoint->origin},
+                           {"tree_size", s.checkpoint->tree_size},
+                           {"root_hash", s.checkpoint->root_hash},
+                           {"signers", std::move(signers)},
+                           {"verified", s.checkpoint->verified}};
+    } else {
+        j["checkpoint"] = nullptr;
+        j["checkpoint_problem"] = s.checkpoint_problem;
+    }
+    if (s.envelope) {
+        j["envelope"] = {{"bundle_id", s.envelope->bundle_id},
+                         {"sha256", crypto::to_hex(s.envelope->sha256)},
+                         {"size", s.envelope->size},
+                         {"device_key_id", s.envelope->device_key_id},
+                         {"created", s.envelope->created}};
+    } else {
+        j["envelope"] = nullptr;
+    }
+}
+
+// Writes one report file into the opened folder, atomically (a reader never
+// sees half a report).
+std::optional<Failure> write_report_file(const fs::path& dir, const char* name,
+                                         const std::string& text) {
+    const std::string path = (dir / name).string();
+    auto file = AtomicOutputFile::create(path, 0644, false);
+    if (!file) {
+        return failure_from(file.error(), "cannot write " + path);
+    }
+    crypto::FdSink sink(file->fd());
+    if (auto s = sink.write(crypto::as_bytes(text)); !s) {
+        return failure_from(s.error(), "cannot write " + path);
+    }
+    if (auto s = file->commit(); !s) {
+        return failure_from(s.error(), "cannot write " + path);
+    }
+    return std::nullopt;
+}
+
 nlohmann::json bundle_report_json(const core::BundleReport& report) {
     nlohmann::json checks = nlohmann::json::array();
     for (const auto& c : report.checks) {
@@ -1280,6 +1435,7 @@ nlohmann::json bundle_report_json(const core::BundleReport& report) {
         j["case_id"] = report.manifest->case_id();
         j["device_key"] = report.manifest->device_key().to_base64();
     }
+    add_summary_json(core::summarize_bundle(report), j);
     return j;
 }
 
@@ -1329,8 +1485,14 @@ CommandOutcome run_export(const VaultGlobals& globals, const ExportCliOptions& o
             return usage_failure("not an age recipient: " + r);
         }
     }
-    if (!options.output.ends_with(".custodia")) {
+    if (options.output.empty() && !options.send) {
+        return usage_failure("name the bundle file with -o OUT.custodia (optional with --send)");
+    }
+    if (!options.output.empty() && !options.output.ends_with(".custodia")) {
         return usage_failure("the bundle file name must end in .custodia");
+    }
+    if (!options.server.empty() && !options.send) {
+        return usage_failure("--server goes with --send");
     }
     auto opened = open_vault(globals);
     if (auto* failure = std::get_if<Failure>(&opened)) {
@@ -1340,23 +1502,89 @@ CommandOutcome run_export(const VaultGlobals& globals, const ExportCliOptions& o
     if (auto failure = check_case(vault, options.case_id)) {
         return failure;
     }
+    std::string send_to;
+    if (options.send) {
+        auto chosen = choose_send_server(vault, options.server);
+        if (auto* failure = std::get_if<Failure>(&chosen)) {
+            return *failure;
+        }
+        send_to = std::get<std::string>(chosen);
+    }
+    // With --send and no -o, the bundle is sealed in a private directory in
+    // the vault, copied into the outbox, and the directory removed.
+    std::optional<TempExportDir> staging;
+    std::string output = options.output;
+    if (output.empty()) {
+        auto made = TempExportDir::make(vault.dir());
+        if (!made) {
+            return failure_from(made.error(), "export");
+        }
+        staging.emplace(std::move(*made));
+        output = (staging->path() / "bundle.custodia").string();
+    }
     ProgressBar bar("export", 0);
     core::Progress progress;
     progress.report = [&bar](std::uint64_t done, std::uint64_t) { bar.update(done); };
     core::ExportOptions export_options;
     export_options.allow_without_consent = options.allow_without_consent;
-    auto exported = vault.export_bundle(options.case_id, options.item_ids, options.recipients,
-                                        options.include_witness_identities, options.output,
-                                        progress, export_options);
+    auto exported =
+        vault.export_bundle(options.case_id, options.item_ids, options.recipients,
+                            options.include_witness_identities, output, progress, export_options);
     bar.finish();
     if (!exported) {
         return failure_from(exported.error(), "export");
+    }
+    if (options.send) {
+        if (auto failure = queue_for_sending(vault, *exported, send_to)) {
+            return failure;
+        }
+        if (staging) {
+            return printed(
+                print("Sealed " + std::to_string(exported->items) + " items into the outbox (" +
+                      human_size(exported->size) + ")\n" + exported->bundle_id + "\n"),
+                "export");
+        }
     }
     return printed(
         print("Sealed " + std::to_string(exported->items) + " items into " +
               exported->bundle_path.string() + " (" + human_size(exported->size) + ") and " +
               exported->envelope_path.string() + "\n" + exported->bundle_id + "\n"),
         "export");
+}
+
+CommandOutcome run_witness_add(const VaultGlobals& globals, const WitnessAddOptions& options) {
+    if (auto failure = check_id(options.case_id, "a case")) {
+        return failure;
+    }
+    for (const auto& [text, what] :
+         {std::pair<const std::string&, std::string>{options.pseudonym, "the pseudonym"},
+          {options.name, "--name"},
+          {options.contact, "--contact"},
+          {options.notes, "--notes"}}) {
+        if (auto failure = check_text(text, what)) {
+            return failure;
+        }
+    }
+    if (options.pseudonym.empty() || options.name.empty()) {
+        return usage_failure("witness add needs a pseudonym and --name");
+    }
+    auto opened = open_vault(globals);
+    if (auto* failure = std::get_if<Failure>(&opened)) {
+        return *failure;
+    }
+    auto& vault = *std::get<OpenVault>(opened).vault;
+    if (auto failure = check_case(vault, options.case_id)) {
+        return failure;
+    }
+    if (auto s = vault.set_witness_identity(options.case_id, options.pseudonym,
+                                            {options.name, options.contact, options.notes});
+        !s) {
+        return failure_from(s.error(), "witness add");
+    }
+    return printed(print("Stored the identifying details of witness " + options.pseudonym +
+                         " apart from the items; exports include them only with "
+                         "--include-witness-identities.\n"),
+                   "witness add");
 }
 
 CommandOutcome run_open_bundle(const OpenBundleOptions& options) {
@@ -1379,27 +1607,34 @@ CommandOutcome run_open_bundle(const OpenBundleOptions& options) {
     if (!report) {
         return failure_from(report.error(), "open");
     }
-    const std::string report_path = (fs::path(options.output_dir) / "report.json").string();
-    auto file = AtomicOutputFile::create(report_path, 0644, false);
-    if (!file) {
-        return failure_from(file.error(), "cannot write " + report_path);
+    // Both reports are written whatever the outcome: a failed bundle needs
+    // its reasons on record as much as a good one.
+    const fs::path dir(options.output_dir);
+    if (auto failure =
+            write_report_file(dir, "report.json", dump_json(bundle_report_json(*report)) + "\n")) {
+        return failure;
     }
-    const std::string json_text = dump_json(bundle_report_json(*report)) + "\n";
-    crypto::FdSink sink(file->fd());
-    if (auto s = sink.write(crypto::as_bytes(json_text)); !s) {
-        return failure_from(s.error(), "cannot write " + report_path);
+    if (auto failure =
+            write_report_file(dir, "report.html",
+                              core::bundle_report_html(*report, core::summarize_bundle(*report)))) {
+        return failure;
     }
-    if (auto s = file->commit(); !s) {
-        return failure_from(s.error(), "cannot write " + report_path);
-    }
-    if (auto s = print(bundle_report_text(*report)); !s) {
+    if (auto s = print(bundle_report_text(*report) + "Reports: " + (dir / "report.html").string() +
+                       " and report.json\n");
+        !s) {
         return failure_from(s.error(), "open");
     }
     return bundle_outcome(*report);
 }
 
 CommandOutcome run_verify_bundle(const VerifyBundleOptions& options) {
+    const std::string verb = options.verb.empty() ? "verify-bundle" : options.verb;
+    std::error_code ec;
+    const bool folder = fs::is_directory(fs::symlink_status(options.bundle, ec));
     std::vector<crypto::age::Identity> identities;
+    if (!folder && options.identity_files.empty()) {
+        return usage_failure(verb + ": a bundle file needs -i KEYFILE (an opened folder does not)");
+    }
     if (auto failure = load_bundle_identities(options.identity_files, identities)) {
         return failure;
     }
@@ -1409,14 +1644,15 @@ CommandOutcome run_verify_bundle(const VerifyBundleOptions& options) {
     }
     core::BundleCustodyVerifier custody(read.device_key);
     read.custody_verifier = &custody;
-    auto report = core::verify_bundle_file(options.bundle, identities, read);
+    auto report = folder ? core::verify_bundle_folder(options.bundle, read)
+                         : core::verify_bundle_file(options.bundle, identities, read);
     if (!report) {
-        return failure_from(report.error(), "verify-bundle");
+        return failure_from(report.error(), verb);
     }
     const std::string text =
         options.json ? dump_json(bundle_report_json(*report)) + "\n" : bundle_report_text(*report);
     if (auto s = print(text); !s) {
-        return failure_from(s.error(), "verify-bundle");
+        return failure_from(s.error(), verb);
     }
     return bundle_outcome(*report);
 }

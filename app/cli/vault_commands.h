@@ -121,6 +121,8 @@ struct ExportCliOptions {
     bool include_witness_identities = false;
     bool allow_without_consent = false;
     std::string output;  // OUT.custodia; OUT.custodia.envelope goes beside it
+    bool send = false;   // also queue it in the vault's outbox (output optional then)
+    std::string server;  // with send: the enrolled server; default: the only one
 };
 
 // open and verify-bundle need no vault: a bundle carries what checks it.
@@ -131,8 +133,20 @@ struct OpenBundleOptions {
     std::string device_key_file;
 };
 
+// A witness's identifying details, kept apart from items (DESIGN.md §4).
+struct WitnessAddOptions {
+    std::string case_id;
+    std::string pseudonym;
+    std::string name;
+    std::string contact;
+    std::string notes;
+};
+
+// `verify PATH` and its alias `verify-bundle`: PATH is a .custodia file
+// (needs -i) or a folder `open` extracted.
 struct VerifyBundleOptions {
-    std::string bundle;
+    std::string verb;    // for messages
+    std::string bundle;  // file or opened folder
     std::vector<std::string> identity_files;
     std::string device_key_file;
     bool json = false;
@@ -157,6 +171,7 @@ CommandOutcome run_wipe(const VaultGlobals& globals, const WipeOptions& options)
 CommandOutcome run_export(const VaultGlobals& globals, const ExportCliOptions& options);
 CommandOutcome run_open_bundle(const OpenBundleOptions& options);
 CommandOutcome run_verify_bundle(const VerifyBundleOptions& options);
+CommandOutcome run_witness_add(const VaultGlobals& globals, const WitnessAddOptions& options);
 CommandOutcome run_duress_set(const VaultGlobals& globals, const DuressOptions& options);
 
 }  // namespace custodia::cli

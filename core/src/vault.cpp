@@ -14,6 +14,7 @@
 #include "custodia/core/vault_header.h"
 #include "custodia/crypto/encoding.h"
 #include "ids.h"
+#include "outbox_files.h"
 #include "vault_state.h"
 
 namespace custodia::core {
@@ -219,8 +220,13 @@ Status VaultChange::commit() {
     if (auto s = tx_.commit(); !s) return s;
     committed_ = true;
     // The database now holds the change and its checkpoint. The file is a
-    // second copy that open() refreshes if this write does not happen.
-    (void)replace_file_durably(state_->checkpoint_path(), crypto::as_bytes(*note));
+    // second copy that open() refreshes if this write does not happen, and
+    // nothing may throw past the commit (std::bad_alloc): callers undo what
+    // they wrote for a change that failed.
+    try {
+        (void)replace_file_durably(state_->checkpoint_path(), crypto::as_bytes(*note));
+    } catch (const std::exception&) {
+    }
     return {};
 }
 
@@ -385,6 +391,8 @@ Status Vault::wipe(const std::filesystem::path& dir) {
     } else {
         keep(std::move(listing).error());
     }
+    // Outbox files are ciphertext, but they show what was sent.
+    keep(remove_outbox_directory(dir));
     keep(fsync_directory(dir));
     return first;
 }
@@ -403,6 +411,32 @@ std::string Vault::investigator() const {
 
 // ---- Key slots -----------------------------------------------------------------------
 
+namespace {
+
+// Rewrites the passphrase slot for `unlocked` and logs it; keeps the cheap
+// test cost of a vault made with one.
+Status rewrite_passphrase_slot(Vault::State& state, const VaultUnlock& unlocked,
+                               const crypto::SecretBytes& new_passphrase, std::string_view how) {
+    auto header = load_vault_header(state.dir);
+    if (!header) return std::move(header).error();
+    const auto testing = kept_testing_cost(*header);
+    Status changed =
+        testing ? core::change_passphrase(state.dir, unlocked, new_passphrase.span(), state.random,
+                                          *testing)
+                : core::change_passphrase(state.dir, unlocked, new_passphrase.span(), state.random);
+    if (!changed) return changed;
+    auto change = VaultChange::begin(state);
+    if (!change) return std::move(change).error();
+    CustodyDetails details;
+    details.add("slot", "passphrase");
+    if (!how.empty()) details.add("with", std::string(how));
+    if (auto e = change->log(CustodyEvent::passphrase_changed, {}, {}, details.text()); !e)
+        return std::move(e).error();
+    return change->commit();
+}
+
+}  // namespace
+
 Status Vault::change_passphrase(const crypto::SecretBytes& old_passphrase,
                                 const crypto::SecretBytes& new_passphrase) {
     std::lock_guard guard(state_->mutex);
@@ -414,22 +448,20 @@ Status Vault::change_passphrase(const crypto::SecretBytes& old_passphrase,
     if (unlocked->by != UnlockedBy::passphrase ||
         !state_->master_key.equals(unlocked->master_key.span()))
         return make_error(Errc::wrong_passphrase, "the current passphrase is not correct");
-    auto header = load_vault_header(state_->dir);
-    if (!header) return std::move(header).error();
-    const auto testing = kept_testing_cost(*header);
-    Status changed = testing
-                         ? core::change_passphrase(state_->dir, *unlocked, new_passphrase.span(),
-                                                   state_->random, *testing)
-                         : core::change_passphrase(state_->dir, *unlocked, new_passphrase.span(),
-                                                   state_->random);
-    if (!changed) return changed;
-    auto change = VaultChange::begin(*state_);
-    if (!change) return std::move(change).error();
-    CustodyDetails details;
-    details.add("slot", "passphrase");
-    if (auto e = change->log(CustodyEvent::passphrase_changed, {}, {}, details.text()); !e)
-        return std::move(e).error();
-    return change->commit();
+    return rewrite_passphrase_slot(*state_, *unlocked, new_passphrase, "");
+}
+
+Status Vault::reset_passphrase(const crypto::SecretBytes& recovery_key,
+                               const crypto::SecretBytes& new_passphrase) {
+    std::lock_guard guard(state_->mutex);
+    auto key = RecoveryKey::parse(recovery_key.view());
+    if (!key) return std::move(key).error();
+    auto unlocked = unlock_vault_with_recovery_key(state_->dir, *key);
+    if (!unlocked) return std::move(unlocked).error();
+    if (unlocked->by != UnlockedBy::recovery_key ||
+        !state_->master_key.equals(unlocked->master_key.span()))
+        return make_error(Errc::wrong_passphrase, "the recovery key is not this vault's");
+    return rewrite_passphrase_slot(*state_, *unlocked, new_passphrase, "recovery key");
 }
 
 Status Vault::set_duress_passphrase(const crypto::SecretBytes& passphrase,

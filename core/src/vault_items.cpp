@@ -595,6 +595,22 @@ Result<ItemId> ingest_item(Vault::State& state, const CaseId& case_id, crypto::B
     if (!pending) return std::move(pending).error();
     auto sealed = seal_and_hash(content, pending->fd(), n.blob_key, state.random, progress);
     if (!sealed) return std::move(sealed).error();  // ~PendingBlob removes the file
+    // From the rename into place until the row commits, every way out removes
+    // the blob again, a failed commit(*pending) after its rename and an
+    // exception (std::bad_alloc) included: otherwise it stays, unreadable,
+    // until the vault is next opened, and verify reports it.
+    struct RemoveBlob {
+        const BlobStore& blobs;
+        const BlobId& id;
+        bool armed = true;
+        ~RemoveBlob() {
+            if (!armed) return;
+            try {
+                (void)blobs.remove(id);
+            } catch (...) {  // open() removes it then
+            }
+        }
+    } remove_blob{state.blobs, blob_id};
     if (auto s = state.blobs.commit(*pending); !s) return std::move(s).error();
 
     item.attachment = Attachment{original_name, mime_type, sealed->size, sealed->sha256, blob_id};
@@ -624,6 +640,7 @@ Result<ItemId> ingest_item(Vault::State& state, const CaseId& case_id, crypto::B
         (void)state.blobs.remove(blob_id);
         return std::move(committed).error();
     }
+    remove_blob.armed = false;
     return item.id;
 }
 
@@ -675,19 +692,34 @@ Result<std::vector<Item>> Vault::list_items(const std::optional<CaseId>& case_id
 }
 
 Result<std::vector<Item>> Vault::search(const std::string& query, std::uint64_t limit) {
+    return search(query, std::nullopt, limit);
+}
+
+Result<std::vector<Item>> Vault::search(const std::string& query,
+                                        const std::optional<CaseId>& case_id, std::uint64_t limit) {
+    std::optional<IdBytes> case_bytes;
+    if (case_id) {
+        auto bytes = parse_id(*case_id, "case");
+        if (!bytes) return std::move(bytes).error();
+        case_bytes = *bytes;
+    }
     const std::string match = literal_fts_query(query);
     if (match.empty()) return std::vector<Item>{};
     constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     std::lock_guard guard(state_->mutex);
     // Newest first in the index's own docid order, so that a common word
     // costs a walk of the first `limit` matches and no sort of all of them.
-    auto st = state_->db.prepare(item_select() +
-                                 " WHERE i.local_id IN (SELECT docid FROM item_search"
-                                 " WHERE item_search MATCH ?1 ORDER BY docid DESC LIMIT ?2)"
-                                 " ORDER BY i.local_id DESC");
+    // The case filter sits inside that walk (index on case_id), before the
+    // limit is counted.
+    auto st = state_->db.prepare(
+        item_select() +
+        " WHERE i.local_id IN (SELECT docid FROM item_search WHERE item_search MATCH ?1" +
+        (case_bytes ? " AND docid IN (SELECT local_id FROM items WHERE case_id = ?3)" : "") +
+        " ORDER BY docid DESC LIMIT ?2) ORDER BY i.local_id DESC");
     if (!st) return std::move(st).error();
     if (auto s = bind_all({st->bind_text(1, match),
-                           st->bind_int64(2, static_cast<std::int64_t>(std::min(limit, kMax)))});
+                           st->bind_int64(2, static_cast<std::int64_t>(std::min(limit, kMax))),
+                           case_bytes ? st->bind_blob(3, *case_bytes) : Status{}});
         !s)
         return std::move(s).error();
     return collect_items(*st);

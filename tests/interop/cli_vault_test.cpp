@@ -571,6 +571,55 @@ TEST_F(CliVault, PasswdReplacesThePassphraseAndKeepsTheRecoveryKey) {
               kSuccess);
 }
 
+TEST_F(CliVault, ForgottenPassphraseIsReplacedWithTheRecoveryKey) {
+    const auto made = init();
+    ASSERT_EQ(made.code, kSuccess);
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(made.out, match, std::regex("\n    ([0-9A-Z-]{69})\n")));
+    write_text(path("recovery"), match[1].str() + "\n");
+    const std::string case_id = create_case();
+    write_text(path("a.png"), random_bytes(4321, 16));
+    const std::string id = add(case_id, path("a.png"));
+    const std::string duress = "the duress words";
+    write_text(path("duress"), duress + "\n");
+    ASSERT_EQ(cli("duress set --duress-passphrase-file " + quote(path("duress").string())).code,
+              kSuccess);
+    const auto header_before = read_text(vault() / "vault.header");
+
+    // Another vault's recovery key opens nothing and changes nothing.
+    custodia::crypto::DeterministicRandom other_random(11);
+    const auto other = custodia::core::RecoveryKey::generate(other_random);
+    write_text(path("other"), std::string(other.to_text().view()) + "\n");
+    const std::string fresh = "remembered this time";
+    write_text(path("new"), fresh + "\n");
+    EXPECT_EQ(cli("--recovery-key-file " + quote(path("other").string()) +
+                      " passwd --new-passphrase-file " + quote(path("new").string()),
+                  std::nullopt)
+                  .code,
+              kWrongKey);
+    EXPECT_EQ(read_text(vault() / "vault.header"), header_before);
+
+    const auto reset = cli("--recovery-key-file " + quote(path("recovery").string()) +
+                               " passwd --new-passphrase-file " + quote(path("new").string()),
+                           std::nullopt);
+    ASSERT_EQ(reset.code, kSuccess) << reset.err;
+    EXPECT_EQ(cli("list").code, kWrongKey) << "the forgotten passphrase still opens the vault";
+    const auto with_new = cli("list --json", fresh);
+    ASSERT_EQ(with_new.code, kSuccess) << with_new.err;
+    EXPECT_EQ(json::parse(with_new.out).at(0).at("id"), id);
+    // The duress slot was rewritten as a decoy: the old duress passphrase no
+    // longer wipes anything, it is simply wrong.
+    EXPECT_EQ(cli("list", duress).code, kWrongKey);
+    EXPECT_EQ(cli("verify", fresh).code, kSuccess);
+    // The recovery key keeps working, and the reset is a custody event.
+    EXPECT_EQ(
+        cli("--recovery-key-file " + quote(path("recovery").string()) + " list", std::nullopt).code,
+        kSuccess);
+    const json log = json::parse(cli("log --json", fresh).out);
+    EXPECT_EQ(log.back().at("event"), "passphrase_changed");
+    EXPECT_NE(log.back().dump().find("recovery key"), std::string::npos) << log.back().dump();
+}
+
 TEST_F(CliVault, DuressPassphraseDestroysTheEvidenceAndShowsAnEmptyVault) {
     ASSERT_EQ(init().code, kSuccess);
     const std::string case_id = create_case();

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "custodia/crypto/random.h"
 #include "custodia/crypto/result.h"
 #include "custodia/crypto/secret.h"
+#include "custodia/crypto/sign.h"
 #include "custodia/crypto/stream_io.h"
 
 namespace custodia::core {
@@ -84,6 +86,13 @@ struct VerifyReport {
     bool ok() const { return problems.empty(); }
 };
 
+// A witness's identifying details (Vault::set_witness_identity).
+struct WitnessIdentity {
+    std::string full_name;  // required
+    std::string contact;
+    std::string notes;
+};
+
 // Consent rule for exports (docs/FORMAT.md "Exporting a case"): the vault
 // cannot tell which organisation an age recipient belongs to, so it cannot
 // match recipients against a consent scope. It refuses what it can know is
@@ -101,6 +110,72 @@ struct ExportedBundle {
     std::uint64_t size = 0;
     std::array<std::uint8_t, 32> sha256{};
     std::uint64_t items = 0;
+    std::string case_id;
+    std::vector<ItemId> item_ids;  // the items sealed in it, in bundle order
+};
+
+// ---- Sync state kept in the vault (DESIGN.md §7, docs/FORMAT.md "Sync state")
+//
+// API for the CLI and the desktop app. The vault stores what sync needs but
+// knows nothing of the protocol: a server's pin is the opaque JSON text of
+// sync::ServerPin::to_json(), and the upload itself is done by
+// sync::push_outbox() (custodia/sync/outbox.h), which calls the outbox_*
+// methods below as it goes. Bundles in the outbox are sealed age files
+// (ciphertext only) kept as <vault>/outbox/<bundle id>.custodia(.envelope).
+//
+//   add_server / list_servers / remove_server     enrolled intake servers
+//   sync_settings / set_sync_settings             proxy and require-proxy
+//   queue_bundle / list_outbox                    what waits to be sent
+//   outbox_progress / outbox_record_receipt       used by sync::push_outbox
+//   sign_sync_request                             device key, sync domain only
+struct SyncServer {
+    std::string name;      // local name, unique in the vault: [A-Za-z0-9._-]{1,64}
+    std::string pin_json;  // sync::ServerPin::to_json(); core never interprets it
+    Timestamp added;
+};
+
+struct SyncSettings {
+    std::string proxy;           // e.g. "socks5h://127.0.0.1:9050"; empty: direct
+    bool require_proxy = false;  // fail closed: send nothing without the proxy
+};
+
+enum class OutboxState {
+    queued,    // waiting for its first attempt
+    sending,   // an attempt is running (or was cut short by a crash)
+    received,  // a verified receipt is stored: only this state means "sent"
+    failed,    // the last attempt failed; last_error says why; retried by the next sync
+};
+std::string_view to_string(OutboxState state);
+
+struct OutboxEntry {
+    std::int64_t id = 0;
+    std::string bundle_id;
+    std::string server;  // SyncServer::name
+    std::string case_id;
+    std::vector<ItemId> item_ids;
+    OutboxState state = OutboxState::queued;
+    std::uint64_t size = 0;             // bytes of the .custodia file
+    std::uint64_t bytes_confirmed = 0;  // bytes the server confirmed holding
+    std::string last_error;             // a sentence a person can read; empty if none
+    std::uint32_t attempts = 0;         // sync runs that tried this entry
+    Timestamp queued_at;
+    std::optional<Timestamp> last_attempt_at;
+    std::optional<Timestamp> received_at;
+    std::string receipt_note;             // server-signed receipt (signed note), once received
+    std::string cosigned_checkpoint;      // the checkpoint with the server's cosignature
+    std::filesystem::path bundle_path;    // <vault>/outbox/<bundle id>.custodia
+    std::filesystem::path envelope_path;  // <vault>/outbox/<bundle id>.custodia.envelope
+};
+
+// What sync hands the vault once a receipt verified against the pin.
+struct OutboxReceipt {
+    std::string receipt_note;
+    std::string cosigned_checkpoint;
+    // The pinned server key as C2SP note verifier keys ("<name>+<id>+<key>"):
+    // type 0x01 for the receipt, 0x04 for the cosignature. The vault checks
+    // both notes under them again before storing, and bundles carry them.
+    std::string receipt_verifier;
+    std::string cosignature_verifier;
 };
 
 class Vault;
@@ -143,6 +218,14 @@ class Vault {
     Result<std::vector<Case>> list_cases();
     Result<Case> get_case(const CaseId& id);
 
+    // A witness's identifying details, kept apart from items (which name the
+    // witness by pseudonym only) in witness_identities; exported only when
+    // an export asks for them. Creates the case's witness `pseudonym` if no
+    // item names it yet; replaces earlier details. Not a custody event: no
+    // entry may carry a witness's name (docs/FORMAT.md "Witness identities").
+    [[nodiscard]] Status set_witness_identity(const CaseId& case_id, const std::string& pseudonym,
+                                              const WitnessIdentity& identity);
+
     // Items. The content is read once: hashed and encrypted on separate
     // threads, the blob fsynced before the row commits. Logged as
     // "imported"; add_testimony (text typed in) as "captured". Progress
@@ -158,6 +241,10 @@ class Vault {
     // Every word of `query` must match (a trailing '*' matches a prefix);
     // FTS syntax is not interpreted. Newest items first.
     Result<std::vector<Item>> search(const std::string& query, std::uint64_t limit);
+    // The same, within one case when `case_id` is set: the filter is applied
+    // before the limit, so a busy case elsewhere cannot crowd this one out.
+    Result<std::vector<Item>> search(const std::string& query, const std::optional<CaseId>& case_id,
+                                     std::uint64_t limit);
     Result<Item> get_item(const ItemId& id);
     [[nodiscard]] bool capture_signature_valid(const Item& item) const;
     // Decrypts the original into `out`; logged as "extracted".
@@ -190,6 +277,48 @@ class Vault {
                              const crypto::SecretBytes& new_passphrase);
     Status set_duress_passphrase(const crypto::SecretBytes& passphrase,
                                  const crypto::SecretBytes& duress);
+    // A forgotten passphrase: the recovery key (checked again here) sets a
+    // new one. Both passphrase slots are rewritten, so a duress passphrase
+    // is gone afterwards and must be set again (docs/FORMAT.md).
+    Status reset_passphrase(const crypto::SecretBytes& recovery_key,
+                            const crypto::SecretBytes& new_passphrase);
+
+    // ---- Sync (see the block comment above SyncServer) ----
+    // Errc::malformed for a bad name or one already in use.
+    [[nodiscard]] Status add_server(const std::string& name, const std::string& pin_json);
+    [[nodiscard]] Result<std::vector<SyncServer>> list_servers();
+    [[nodiscard]] Result<SyncServer> get_server(const std::string& name);
+    // Refused (Errc::malformed) while an outbox entry for it is not received.
+    [[nodiscard]] Status remove_server(const std::string& name);
+
+    [[nodiscard]] Result<SyncSettings> sync_settings();
+    [[nodiscard]] Status set_sync_settings(const SyncSettings& settings);
+
+    // Copies an exported bundle and its envelope into <vault>/outbox/ (a
+    // temporary name, fsync, rename: never a partial file under the final
+    // name) and queues it for `server`. Queuing the same bundle for the same
+    // server again returns the existing entry.
+    [[nodiscard]] Result<OutboxEntry> queue_bundle(const ExportedBundle& bundle,
+                                                   const std::string& server);
+    // Oldest first.
+    [[nodiscard]] Result<std::vector<OutboxEntry>> list_outbox();
+    // Records an attempt's progress: state (queued, sending or failed), the
+    // bytes the server confirmed and the reason of a failure (empty clears
+    // it). `new_attempt` counts one more attempt and stamps its time.
+    [[nodiscard]] Status outbox_progress(std::int64_t id, OutboxState state,
+                                         std::uint64_t bytes_confirmed,
+                                         const std::string& last_error, bool new_attempt);
+    // Verifies both notes under the given verifier keys, stores them, marks
+    // the entry received and logs one `receipt_received` custody entry per
+    // item of the bundle (docs/FORMAT.md "Custody log").
+    [[nodiscard]] Status outbox_record_receipt(std::int64_t id, const OutboxReceipt& receipt);
+
+    // Signs with the device key ONLY a sync request message, i.e. bytes that
+    // begin "custodia/v1/request\n" (sync::request_signing_message, also used
+    // for enrolment); anything else is Errc::malformed, so the device key
+    // cannot be made to sign a checkpoint, manifest or capture record here.
+    [[nodiscard]] Result<crypto::Ed25519Signature> sign_sync_request(
+        std::span<const std::uint8_t> message) const;
 
     struct State;
 
