@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The long kill -9 run: tests/interop/cli_crash_ops_test.cpp with many more
-# kill points than CI uses, spread over export, checkpoint, passwd and ingest
-# (a many-file add), from a random or given seed. Prints one line per
+# The long kill -9 run: tests/interop/cli_crash_ops_test.cpp and the sync
+# kill test of tests/integration/sync_cli_test.cpp with many more kill points
+# than CI uses, spread over export, checkpoint, passwd, ingest (a many-file
+# add) and sync, from a random or given seed. Prints one line per
 # operation and a total: points, kills, failed points. Exit 0 only if no
 # kill point failed. A failed run is replayed exactly with the same seed.
 #
 #   tests/crash/long-run.sh [BUILD_DIR] [--seed N] [--points TOTAL]
 #
 # BUILD_DIR defaults to build/release (any configured build with the test
-# binary built: `cmake --build BUILD_DIR --target cli_crash_ops_test`).
-# TOTAL (default 500) is shared evenly between the four operations.
+# binaries built: `cmake --build BUILD_DIR --target cli_crash_ops_test
+# sync_cli_test`). TOTAL (default 500) is shared evenly between the five
+# operations.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,11 +27,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 binary=${CRASH_TEST_BIN:-$build/tests/cli_crash_ops_test}
-if [ ! -x "$binary" ]; then
-  echo "long-run: no $binary; build the cli_crash_ops_test target first" >&2
-  exit 2
-fi
-operations=4
+sync_binary=${SYNC_TEST_BIN:-$build/tests/sync_cli_test}
+for b in "$binary" "$sync_binary"; do
+  if [ ! -x "$b" ]; then
+    echo "long-run: no $b; build the cli_crash_ops_test and sync_cli_test targets first" >&2
+    exit 2
+  fi
+done
+operations=5
 per_op=$(( (total + operations - 1) / operations ))
 log=$(mktemp "${TMPDIR:-/tmp}/custodia-long-run-XXXXXX")
 trap 'rm -f "$log"' EXIT
@@ -39,6 +44,8 @@ start=$(date +%s)
 set +e
 CUSTODIA_CRASH_SEED=$seed CUSTODIA_CRASH_POINTS=$per_op "$binary" --gtest_brief=1 >"$log" 2>&1
 status=$?
+CUSTODIA_CRASH_SEED=$seed CUSTODIA_CRASH_POINTS=$per_op "$sync_binary" --gtest_brief=1 \
+  --gtest_filter='*SeededPoints*' >>"$log" 2>&1 || status=$?
 set -e
 elapsed=$(( $(date +%s) - start ))
 

@@ -4,14 +4,18 @@
 // revoked device. Vaults use CUSTODIA_INSECURE_TEST_KDF=1 (test-only switch).
 #include <gtest/gtest.h>
 
+#include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <string>
 
 #include "custodia/core/note.h"
 #include "custodia/crypto/random.h"
 #include "custodia/sync/enrolment.h"
 #include "integration/intake_harness.h"
+#include "support/kill_harness.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -283,6 +287,76 @@ TEST_F(SyncCli, ServerKilledMidSyncThenTheNextSyncCompletes) {
     EXPECT_EQ(entry["state"], "received");
     EXPECT_EQ(entry["bundle_id"], bundle_id);
     EXPECT_EQ(entry["attempts"], 2);
+}
+
+// kill -9 of `custodia-cli sync` itself, at seeded points over its whole
+// life (unlock, creating uploads, chunks on the wire, receipt verification,
+// storing the receipt and logging it). After every kill the vault verifies
+// and the outbox reads; in the end one more sync completes, every bundle is
+// received exactly once by the server and its receipt logged exactly once
+// per item: a kill never loses a receipt nor records one twice.
+TEST_F(SyncCli, SyncKilledAtSeededPointsLosesAndDuplicatesNothing) {
+    TcpProxy proxy(server_->port());
+    add_server(proxy.url());
+    constexpr int kBundles = 3;
+    std::set<std::string> bundle_ids;
+    for (int i = 0; i < kBundles; ++i) bundle_ids.insert(export_send());
+    ASSERT_EQ(bundle_ids.size(), static_cast<std::size_t>(kBundles));
+    // About 3 s per bundle on the wire: the kills land in every phase and
+    // most of them while there is still something to send.
+    proxy.set_rate(150'000);
+
+    const std::vector<std::string> argv = {
+        CUSTODIA_CLI, "--vault",   path("vault").string(), "sync", "--retry-delay-ms",
+        "20",         "--ca-file", ca_->ca_cert.string()};
+    const auto env = testing::clean_environment(
+        {"CUSTODIA_INSECURE_TEST_KDF=1", "CUSTODIA_PASSPHRASE=" + kPassphrase});
+    const std::uint32_t seed = testing::crash_seed(20261124);
+    const int points = testing::crash_points(8);
+    constexpr double kSpanMs = 1500;
+    int killed = 0;
+    int failed = 0;
+    for (int point = 0; point < points; ++point) {
+        const auto delay = testing::kill_delay(seed, point, points, kSpanMs, 1.0);
+        const auto outcome =
+            testing::run_and_kill(argv, env, delay, path("sync-kill.err").string());
+        if (outcome.killed) ++killed;
+        SCOPED_TRACE("kill point " + std::to_string(point));
+        const auto verified = cli("verify");
+        EXPECT_EQ(verified.code, 0) << verified.out << verified.err;
+        if (verified.code != 0) ++failed;
+        const auto listed = cli("outbox --json");
+        ASSERT_EQ(listed.code, 0) << listed.err;
+        for (const auto& entry : json::parse(listed.out)) {
+            const std::string state = entry["state"];
+            EXPECT_TRUE(state == "queued" || state == "sending" || state == "failed" ||
+                        state == "received")
+                << state;
+        }
+    }
+    // The line tests/crash/long-run.sh adds up.
+    std::cout << "crash-summary op=sync seed=" << seed << " points=" << points
+              << " killed=" << killed << " finished=" << points - killed << " failed=" << failed
+              << "\n";
+    EXPECT_GE(killed, points / 2) << "most kills came after sync had finished";
+
+    proxy.set_rate(0);
+    const auto last = sync();
+    ASSERT_EQ(last.code, 0) << last.err;
+    for (const auto& entry : outbox()) EXPECT_EQ(entry["state"], "received") << entry.dump();
+
+    // The server holds each bundle once.
+    const auto held = server_bundles();
+    ASSERT_EQ(held.size(), static_cast<std::size_t>(kBundles)) << held.dump();
+    // Each bundle's receipt is logged once per item (2 items per bundle).
+    std::map<std::string, int> logged;
+    for (const auto& e : json::parse(cli("log --json").out)) {
+        if (e["event"] != "receipt_received") continue;
+        for (const auto& id : bundle_ids)
+            if (e.dump().find(id) != std::string::npos) ++logged[id];
+    }
+    for (const auto& id : bundle_ids) EXPECT_EQ(logged[id], 2) << "bundle " << id;
+    EXPECT_EQ(cli("verify").code, 0);
 }
 
 TEST_F(SyncCli, CodeWithAnotherServersKeyIsRefused) {
