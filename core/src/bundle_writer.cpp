@@ -472,9 +472,17 @@ Result<WrittenBundle> write_bundle(const fs::path& directory, const BundleConten
     if (auto st = write_all_fd(envelope_file->fd(), sealed->envelope); !st)
         return std::move(st).error();
 
-    if (auto st = bundle_file->commit(NewFile::Replace::no); !st) return std::move(st).error();
-    if (auto st = envelope_file->commit(NewFile::Replace::no); !st) {
-        // All or nothing: the bundle was named a moment ago by us.
+    // All or nothing: both named, then one directory fsync; a failure after
+    // the bundle was named removes what this call named.
+    constexpr auto kLater = NewFile::SyncDirectory::no;
+    if (auto st = bundle_file->commit(NewFile::Replace::no, kLater); !st)
+        return std::move(st).error();
+    if (auto st = envelope_file->commit(NewFile::Replace::no, kLater); !st) {
+        ::unlink(bundle_path.c_str());
+        return std::move(st).error();
+    }
+    if (auto st = fsync_directory(directory); !st) {
+        ::unlink(envelope_path.c_str());
         ::unlink(bundle_path.c_str());
         return std::move(st).error();
     }

@@ -81,7 +81,7 @@ void NewFile::discard() noexcept {
     temp_path_.clear();
 }
 
-Status NewFile::commit(Replace replace) {
+Status NewFile::commit(Replace replace, SyncDirectory sync) {
     if (fd_ < 0) return make_error(Errc::internal, final_path_.string() + " was already closed");
     if (::fsync(fd_) != 0) {
         const int err = errno;
@@ -91,6 +91,7 @@ Status NewFile::commit(Replace replace) {
     Status named = name_it(replace);
     discard();  // closes; the temporary name is gone once named
     if (!named) return named;
+    if (sync == SyncDirectory::no) return {};
     return fsync_directory(directory_of(final_path_));
 }
 

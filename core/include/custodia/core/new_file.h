@@ -32,8 +32,10 @@ class NewFile {
     const std::string& temporary_path() const noexcept { return temp_path_; }
 
     // fsync, close, name it (Replace::no refuses an existing file with
-    // Errc::io), fsync the directory. The file is discarded on failure.
-    [[nodiscard]] Status commit(Replace replace);
+    // Errc::io), then fsync the directory unless the caller names more files
+    // and fsyncs it once itself. The file is discarded if it is not named.
+    enum class SyncDirectory { yes, no };
+    [[nodiscard]] Status commit(Replace replace, SyncDirectory sync = SyncDirectory::yes);
     void discard() noexcept;
 
   private:
