@@ -10,10 +10,10 @@
 #include <chrono>
 #include <future>
 #include <map>
-#include <optional>
-#include <system_error>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -137,8 +137,8 @@ std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* use
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size * count, left));
     if (want == 0) return 0;
     for (;;) {
-        const ssize_t k = ::pread(r->range.fd, buffer, want,
-                                  static_cast<off_t>(r->range.offset + r->position));
+        const ssize_t k =
+            ::pread(r->range.fd, buffer, want, static_cast<off_t>(r->range.offset + r->position));
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) return CURL_READFUNC_ABORT;
         r->position += static_cast<std::uint64_t>(k);
@@ -160,7 +160,8 @@ Result<crypto::Sha256Digest> hash_file_range(int fd, std::uint64_t offset, std::
     crypto::Sha256 hash;
     std::vector<std::uint8_t> buf(std::size_t{1} << 20);
     for (std::uint64_t done = 0; done < length;) {
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
+        const auto want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
         const ssize_t k = ::pread(fd, buf.data(), want, static_cast<off_t>(offset + done));
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) return make_error(Errc::io, "the bundle file could not be read");
@@ -415,13 +416,8 @@ Result<std::unique_ptr<IntakeClient>> IntakeClient::create(
     ensure_curl_initialised();
     CurlHandle curl(curl_easy_init());
     if (!curl) return make_error(Errc::internal, "libcurl could not start");
-    auto state = std::unique_ptr<State>(new State{std::move(server),
-                                                  device,
-                                                  std::move(transport),
-                                                  retry,
-                                                  random,
-                                                  clock,
-                                                  std::move(curl)});
+    auto state = std::unique_ptr<State>(new State{std::move(server), device, std::move(transport),
+                                                  retry, random, clock, std::move(curl)});
     return std::unique_ptr<IntakeClient>(new IntakeClient(std::move(state)));
 }
 
