@@ -23,7 +23,7 @@ ctest --test-dir build/fuzz --output-on-failure -j 1
 echo "== release: the memory-dump tests"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs" --target cli_memory_test desktop_memory_gcore
-ctest --preset release -R '^(CliMemory|DesktopMemory)[.]' --no-tests=error
+CUSTODIA_REQUIRE_GCORE=1 ctest --preset release -R '^(CliMemory|DesktopMemory)[.]' --no-tests=error
 
 echo "== asan: build and the full suite"
 cmake --preset asan >/dev/null

@@ -31,6 +31,7 @@
 
 #include "custodia/crypto/encoding.h"
 #include "custodia/crypto/random.h"
+#include "security/gcore_support.h"
 #include "security/secret_scan.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -46,18 +47,6 @@ using custodia::testing::quote;
 using custodia::testing::run_shell;
 using custodia::testing::scan_bytes;
 using custodia::testing::TempDir;
-
-bool can_ptrace_anything() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("CapEff:", 0) == 0) {
-            const auto caps = std::stoull(line.substr(7), nullptr, 16);
-            return (caps >> 19) & 1u;  // CAP_SYS_PTRACE
-        }
-    }
-    return false;
-}
 
 // Reads the pseudo-terminal until `text` has appeared (or 20 s passed).
 bool read_until(int fd, std::string& seen, const std::string& text) {
@@ -77,27 +66,8 @@ bool read_until(int fd, std::string& seen, const std::string& text) {
     return true;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-
 TEST(CliMemory, AnOpenVaultWaitingAtAPromptKeepsNoSecretInDumpableMemory) {
-    if (kAddressSanitizer)
-        GTEST_SKIP() << "AddressSanitizer maps terabytes of readable address space that gdb "
-                        "would dump for many minutes: run this test from a build without "
-                        "sanitizers";
-    if (!can_ptrace_anything())
-        GTEST_SKIP() << "no CAP_SYS_PTRACE: gdb cannot attach to the non-dumpable CLI";
-    if (run_shell("command -v gcore >/dev/null").exit_code != 0)
-        GTEST_SKIP() << "gcore (Debian package gdb) is not installed";
+    CUSTODIA_REQUIRE_GCORE_OR_SKIP();
     TempDir dir;
     std::vector<std::uint8_t> nonce(12);
     custodia::crypto::system_random().fill(nonce);
