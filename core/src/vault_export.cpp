@@ -227,6 +227,7 @@ Result<ExportedBundle> Vault::export_bundle(
                 a.open = [blobs, blob_id = item.attachment->blob_id, shared_key]() {
                     return BlobContentSource::open(*blobs, blob_id, *shared_key);
                 };
+                a.authenticated = true;  // BlobReader fails on any changed byte
                 bundle_item.attachment = std::move(a);
             }
             contents.items.push_back(std::move(bundle_item));

@@ -514,22 +514,76 @@ TEST_F(VaultExport, WithdrawnConsentIsRefusedAndLeftOutOfWholeCaseExports) {
     EXPECT_EQ(report->manifest->items()[0].id, kept);
 }
 
-TEST_F(VaultExport, DamagedBlobIsNeverSealed) {
-    const auto id = ingest(custodia::testing::pattern_bytes(200'000, 3));
+// Export does not hash originals again: it relies on each blob's
+// authenticated encryption (FORMAT.md "Writing a bundle"). Every way a stored
+// blob can differ from what was captured must therefore fail the export.
+class DamagedBlob : public VaultExport {
+  protected:
+    std::size_t exports_logged(const custodia::core::ItemId& id) {
+        auto log = vault->custody_log(id);
+        EXPECT_TRUE(static_cast<bool>(log));
+        if (!log) return 0;
+        return static_cast<std::size_t>(std::count_if(log->begin(), log->end(), [](const auto& e) {
+            return e.event == custodia::core::CustodyEvent::exported;
+        }));
+    }
+    void expect_never_sealed(const custodia::core::ItemId& id, const std::string& what) {
+        const auto out = dir.path() / "damaged.custodia";
+        const std::size_t logged = exports_logged(id);
+        auto exported = vault->export_bundle(case_id, {id}, {recipient}, false, out);
+        EXPECT_FALSE(static_cast<bool>(exported)) << what;
+        EXPECT_FALSE(fs::exists(out)) << what;
+        EXPECT_FALSE(fs::exists(out.string() + ".envelope")) << what;
+        EXPECT_EQ(exports_logged(id), logged) << what;
+    }
+    static void overwrite(const fs::path& blob, const std::vector<std::uint8_t>& bytes) {
+        fs::permissions(blob, fs::perms::owner_write, fs::perm_options::add);
+        custodia::testing::write_file(blob, bytes);
+    }
+};
+
+TEST_F(DamagedBlob, FlippedTruncatedOrExtendedBlobIsNeverSealed) {
+    const auto original = custodia::testing::pattern_bytes(200'000, 3);
+    const auto id = ingest(original);
     const auto blobs = custodia::testing::blob_files(dir.path() / "vault");
     ASSERT_EQ(blobs.size(), 1U);
-    auto bytes = custodia::testing::read_file(blobs[0]);
-    bytes[bytes.size() / 2] ^= 0x01;
-    fs::permissions(blobs[0], fs::perms::owner_write, fs::perm_options::add);
-    custodia::testing::write_file(blobs[0], bytes);
-    auto exported =
-        vault->export_bundle(case_id, {id}, {recipient}, false, dir.path() / "damaged.custodia");
-    EXPECT_FALSE(static_cast<bool>(exported));
-    EXPECT_FALSE(fs::exists(dir.path() / "damaged.custodia"));
-    EXPECT_FALSE(fs::exists(dir.path() / "damaged.custodia.envelope"));
-    auto log = vault->custody_log(id);
-    ASSERT_TRUE(static_cast<bool>(log));
-    for (const auto& e : *log) EXPECT_NE(e.event, custodia::core::CustodyEvent::exported);
+    const auto stored = custodia::testing::read_file(blobs[0]);
+
+    // A control: the untouched blob exports.
+    auto good =
+        vault->export_bundle(case_id, {id}, {recipient}, false, dir.path() / "good.custodia");
+    ASSERT_TRUE(static_cast<bool>(good)) << good.error().message;
+    EXPECT_EQ(exports_logged(id), 1U);
+
+    for (std::size_t at : {std::size_t{40}, stored.size() / 2, stored.size() - 1}) {
+        auto bytes = stored;
+        bytes[at] ^= 0x01;
+        overwrite(blobs[0], bytes);
+        expect_never_sealed(id, "flipped byte at " + std::to_string(at));
+    }
+    // Whole 64 KiB chunks dropped (the end is authenticated too), one byte
+    // short, and bytes appended after the final chunk.
+    for (std::size_t keep : {stored.size() - 1, stored.size() - (200'000 % 65536) - 16}) {
+        overwrite(blobs[0], {stored.begin(), stored.begin() + static_cast<std::ptrdiff_t>(keep)});
+        expect_never_sealed(id, "truncated to " + std::to_string(keep));
+    }
+    auto longer = stored;
+    longer.insert(longer.end(), 17, 0x00);
+    overwrite(blobs[0], longer);
+    expect_never_sealed(id, "extended");
+}
+
+TEST_F(DamagedBlob, AnotherItemsBlobInItsPlaceIsNeverSealed) {
+    // Same size, so only the content can tell them apart.
+    const auto a = ingest(custodia::testing::pattern_bytes(150'000, 5));
+    const auto first = custodia::testing::blob_files(dir.path() / "vault");
+    ASSERT_EQ(first.size(), 1U);
+    ingest(custodia::testing::pattern_bytes(150'000, 6));
+    auto all = custodia::testing::blob_files(dir.path() / "vault");
+    ASSERT_EQ(all.size(), 2U);
+    const auto other = all[0] == first[0] ? all[1] : all[0];
+    overwrite(first[0], custodia::testing::read_file(other));
+    expect_never_sealed(a, "blob of another item");
 }
 
 }  // namespace

@@ -44,6 +44,12 @@ struct BundleAttachment {
     // Opens the original's bytes. Called once, when its turn in the stream
     // comes, so that only one original is open at a time.
     std::function<Result<std::unique_ptr<crypto::ByteSource>>()> open;
+    // True when open() proves the bytes itself: a vault blob read through its
+    // authenticated encryption (per-blob key, every chunk and the end
+    // authenticated) yields exactly the bytes hashed and signed at capture, or
+    // fails. The writer then checks the size only. Otherwise it hashes every
+    // byte again and refuses a bundle whose original differs from sha256.
+    bool authenticated = false;
 };
 
 struct BundleItem {
