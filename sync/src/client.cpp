@@ -146,15 +146,6 @@ std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* use
     }
 }
 
-// libcurl rewinds the body when it resends a request on a fresh connection.
-int on_seek(void* user, curl_off_t offset, int origin) {
-    auto* r = static_cast<FileBodyReader*>(user);
-    if (origin != SEEK_SET || offset < 0 || static_cast<std::uint64_t>(offset) > r->range.length)
-        return CURL_SEEKFUNC_FAIL;
-    r->position = static_cast<std::uint64_t>(offset);
-    return CURL_SEEKFUNC_OK;
-}
-
 // SHA-256 of a range of the file, read in pieces.
 Result<crypto::Sha256Digest> hash_file_range(int fd, std::uint64_t offset, std::uint64_t length) {
     crypto::Sha256 hash;
@@ -212,6 +203,7 @@ std::string describe_curl_error(CURLcode code, const TransportOptions& transport
         case CURLE_RECV_ERROR:
         case CURLE_GOT_NOTHING:
         case CURLE_PARTIAL_FILE:
+        case CURLE_SEND_FAIL_REWIND:  // a cut that libcurl would have resent
             return "the connection was cut";
         case CURLE_UNSUPPORTED_PROTOCOL:
             return "the server URL's scheme is not allowed";
@@ -361,8 +353,12 @@ Result<HttpResponse> perform(CURL* curl, const ServerPin& server, const DeviceSi
             reader.range = *request.file_body;
             curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
             curl_easy_setopt(curl, CURLOPT_READDATA, &reader);
-            curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, on_seek);
-            curl_easy_setopt(curl, CURLOPT_SEEKDATA, &reader);
+            // No seek function, on purpose: libcurl resends a request whose
+            // reused connection broke before an answer came, and a resent
+            // PATCH carries the same signature, so the server can only refuse
+            // it as a replay after megabytes of body. Unable to rewind, libcurl
+            // fails the request at once (CURLE_SEND_FAIL_REWIND) and the
+            // client asks the server for its offset.
             curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                              static_cast<curl_off_t>(request.file_body->length));
         } else {
@@ -513,6 +509,14 @@ Result<UploadResult> IntakeClient::upload(const UploadRequest& request,
     std::uint64_t best_offset = 0;
     std::uint64_t chunk_size = protocol::kInitialChunkBytes;
     std::uint64_t max_chunk = protocol::kMaxChunkBytes;
+    // After every (re)start the first chunk is hashed before it can be
+    // sent, with nothing else to do meanwhile; chunks then grow fourfold up
+    // to chunk_size, so that each one is hashed (about three times faster
+    // than it is sent) while the one before it is on the wire.
+    std::uint64_t ramp = protocol::kInitialChunkBytes;
+    auto next_length = [&](std::uint64_t at) {
+        return std::min({chunk_size, ramp, max_chunk, length - at});
+    };
     int failures = 0;
     int completions_without_receipt = 0;
     Error last_error = make_error(Errc::io, "no attempt was made");
@@ -569,9 +573,11 @@ Result<UploadResult> IntakeClient::upload(const UploadRequest& request,
     };
 
     auto final_error = [](const HttpResponse& r) -> std::optional<Error> {
-        // libcurl resends a request whose reused connection broke before an
-        // answer came, with the same headers; if the first copy reached the
-        // server, the second is a "replay". Signing afresh is the cure.
+        // libcurl resends a request held in memory (POST, HEAD) whose reused
+        // connection broke before an answer came, with the same headers; if
+        // the first copy reached the server, the second is a "replay".
+        // Signing afresh is the cure. (PATCH bodies are never resent: see
+        // perform.)
         if (r.status == 401 && server_error_code(r) == "replay") return std::nullopt;
         switch (r.status) {
             case 401:
@@ -692,15 +698,16 @@ Result<UploadResult> IntakeClient::upload(const UploadRequest& request,
             if (!d) return std::move(d).error();
             digest = *d;
         } else {
-            n = std::min(chunk_size, std::min(max_chunk, length - *offset));
+            ramp = protocol::kInitialChunkBytes;
+            n = next_length(*offset);
             auto d = hash_file_range(fd->get(), *offset, n);
             if (!d) return std::move(d).error();
             digest = *d;
         }
         ahead.reset();
+        ramp = std::min(ramp * 4, max_chunk);
         if (const std::uint64_t next = *offset + n; next < length)
-            ahead = hash_ahead(fd->get(), next,
-                               std::min(chunk_size, std::min(max_chunk, length - next)));
+            ahead = hash_ahead(fd->get(), next, next_length(next));
         HttpRequest patch{"PATCH",
                           upload_path,
                           {"Content-Type: " + std::string(protocol::kOffsetContentType),
