@@ -95,9 +95,13 @@ std::optional<Failure> queue_for_sending(core::Vault& vault, const core::Exporte
                                          const std::string& server) {
     auto entry = vault.queue_bundle(bundle, server);
     if (!entry) return failure_from(entry.error(), "queue the bundle");
+    print_queued(bundle, server);
+    return std::nullopt;
+}
+
+void print_queued(const core::ExportedBundle& bundle, const std::string& server) {
     print_err("Queued " + bundle.bundle_id + " for " + server + " (" + human_size(bundle.size) +
               "); `custodia-cli sync` sends it\n");
-    return std::nullopt;
 }
 
 CommandOutcome run_server_add(const VaultGlobals& globals, const ServerAddOptions& options) {

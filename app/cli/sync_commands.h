@@ -46,6 +46,8 @@ CommandOutcome run_outbox(const VaultGlobals& globals, const JsonOption& options
 // For `export --send` (vault_commands.cpp): the server a bundle goes to (the
 // one named, or the only one enrolled), checked before anything is sealed.
 std::variant<std::string, Failure> choose_send_server(core::Vault& vault, const std::string& name);
+// "Queued <id> for <server> (<size>); …" on stderr.
+void print_queued(const core::ExportedBundle& bundle, const std::string& server);
 // Queues an exported bundle; prints what happened on stderr.
 std::optional<Failure> queue_for_sending(core::Vault& vault, const core::ExportedBundle& bundle,
                                          const std::string& server);

@@ -505,37 +505,6 @@ std::string base_name(const std::string& path) {
     return slash == std::string::npos ? trimmed : trimmed.substr(slash + 1);
 }
 
-// Errors from an import: the core checks metadata again, and says
-// Errc::malformed for what it refuses before writing anything.
-// A private directory inside the vault for a bundle that goes only to the
-// outbox; removed with its files when the export returns.
-class TempExportDir {
-  public:
-    static Result<TempExportDir> make(const fs::path& vault_dir) {
-        std::string tmpl = (vault_dir / "export-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) {
-            return make_error(Errc::io, std::string("cannot make a directory in the vault: ") +
-                                            std::strerror(errno));
-        }
-        return TempExportDir(fs::path(tmpl));
-    }
-    TempExportDir(TempExportDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
-    TempExportDir& operator=(TempExportDir&&) = delete;
-    TempExportDir(const TempExportDir&) = delete;
-    TempExportDir& operator=(const TempExportDir&) = delete;
-    ~TempExportDir() {
-        if (!path_.empty()) {
-            std::error_code ec;
-            fs::remove_all(path_, ec);
-        }
-    }
-    const fs::path& path() const { return path_; }
-
-  private:
-    explicit TempExportDir(fs::path path) : path_(std::move(path)) {}
-    fs::path path_;
-};
-
 }  // namespace
 
 std::variant<std::unique_ptr<core::Vault>, Failure> open_vault_for_verb(
@@ -1510,39 +1479,37 @@ CommandOutcome run_export(const VaultGlobals& globals, const ExportCliOptions& o
         }
         send_to = std::get<std::string>(chosen);
     }
-    // With --send and no -o, the bundle is sealed in a private directory in
-    // the vault, copied into the outbox, and the directory removed.
-    std::optional<TempExportDir> staging;
-    std::string output = options.output;
-    if (output.empty()) {
-        auto made = TempExportDir::make(vault.dir());
-        if (!made) {
-            return failure_from(made.error(), "export");
-        }
-        staging.emplace(std::move(*made));
-        output = (staging->path() / "bundle.custodia").string();
-    }
     ProgressBar bar("export", 0);
     core::Progress progress;
     progress.report = [&bar](std::uint64_t done, std::uint64_t) { bar.update(done); };
     core::ExportOptions export_options;
     export_options.allow_without_consent = options.allow_without_consent;
-    auto exported =
-        vault.export_bundle(options.case_id, options.item_ids, options.recipients,
-                            options.include_witness_identities, output, progress, export_options);
+    if (options.send && options.output.empty()) {
+        // Sealed straight into the outbox: no copy, nothing left by a crash.
+        auto queued = vault.export_to_outbox(options.case_id, options.item_ids, options.recipients,
+                                             options.include_witness_identities, send_to, progress,
+                                             export_options);
+        bar.finish();
+        if (!queued) {
+            return failure_from(queued.error(), "export");
+        }
+        print_queued(*queued, send_to);
+        return printed(
+            print("Sealed " + std::to_string(queued->items) + " items into the outbox (" +
+                  human_size(queued->size) + ")\n" + queued->bundle_id + "\n"),
+            "export");
+    }
+    auto exported = vault.export_bundle(options.case_id, options.item_ids, options.recipients,
+                                        options.include_witness_identities, options.output,
+                                        progress, export_options);
     bar.finish();
     if (!exported) {
         return failure_from(exported.error(), "export");
     }
+    // Also kept at -o: the outbox holds its own copy.
     if (options.send) {
         if (auto failure = queue_for_sending(vault, *exported, send_to)) {
             return failure;
-        }
-        if (staging) {
-            return printed(
-                print("Sealed " + std::to_string(exported->items) + " items into the outbox (" +
-                      human_size(exported->size) + ")\n" + exported->bundle_id + "\n"),
-                "export");
         }
     }
     return printed(

@@ -6,7 +6,6 @@
 #include <QFileInfo>
 #include <QLocale>
 #include <QSettings>
-#include <QTemporaryDir>
 #include <QUrl>
 #include <filesystem>
 #include <limits>
@@ -267,43 +266,37 @@ void SendModel::seal(const QString& server) {
                     {});
         return;
     }
-    // Queued for a server, the sealed bundle is made in a temporary folder
-    // and copied into the vault's outbox; only ciphertext is ever there.
-    std::shared_ptr<QTemporaryDir> staging;
-    QString folder = folder_;
-    if (!server.isEmpty()) {
-        staging = std::make_shared<QTemporaryDir>();
-        if (!staging->isValid()) {
-            setMessages(tr("Custodia could not make a temporary folder for the bundle."), {});
+    // Queued for a server, the bundle is sealed straight into the vault's
+    // outbox (Vault::export_to_outbox); only ciphertext is ever there.
+    // Otherwise into the chosen folder, under a neutral name: the case title
+    // would tell whoever finds the stick what the sealed bundle is about.
+    std::filesystem::path out;
+    if (server.isEmpty()) {
+        if (folder_.isEmpty()) {
+            setMessages(tr("Choose the folder to save the bundle in, for example a USB stick."),
+                        {});
             return;
         }
-        folder = staging->path();
+        const QFileInfo info(folder_);
+        if (!info.exists() || !info.isDir()) {
+            setMessages(
+                tr("The folder %1 does not exist. Is the USB stick plugged in?").arg(folder_), {});
+            return;
+        }
+        if (!info.isWritable()) {
+            setMessages(
+                tr("Custodia may not write to %1 (it is read-only, or not yours).").arg(folder_),
+                {});
+            return;
+        }
+        const QString stamp =
+            QDateTime::currentDateTimeUtc().toString(QStringLiteral("yyyyMMdd-HHmmss"));
+        QDir dir(info.absoluteFilePath());
+        QString name = QStringLiteral("custodia-%1.custodia").arg(stamp);
+        for (int n = 2; dir.exists(name) || dir.exists(name + QStringLiteral(".envelope")); ++n)
+            name = QStringLiteral("custodia-%1-%2.custodia").arg(stamp).arg(n);
+        out = QFile::encodeName(dir.filePath(name)).toStdString();
     }
-    if (folder.isEmpty()) {
-        setMessages(tr("Choose the folder to save the bundle in, for example a USB stick."), {});
-        return;
-    }
-    const QFileInfo info(folder);
-    if (!info.exists() || !info.isDir()) {
-        setMessages(tr("The folder %1 does not exist. Is the USB stick plugged in?").arg(folder),
-                    {});
-        return;
-    }
-    if (!info.isWritable()) {
-        setMessages(
-            tr("Custodia may not write to %1 (it is read-only, or not yours).").arg(folder_), {});
-        return;
-    }
-
-    // A neutral file name: the case title would tell whoever finds the
-    // stick what the sealed bundle is about.
-    const QString stamp =
-        QDateTime::currentDateTimeUtc().toString(QStringLiteral("yyyyMMdd-HHmmss"));
-    QDir dir(info.absoluteFilePath());
-    QString name = QStringLiteral("custodia-%1.custodia").arg(stamp);
-    for (int n = 2; dir.exists(name) || dir.exists(name + QStringLiteral(".envelope")); ++n)
-        name = QStringLiteral("custodia-%1-%2.custodia").arg(stamp).arg(n);
-    const std::filesystem::path out(QFile::encodeName(dir.filePath(name)).toStdString());
 
     std::vector<std::string> recipients;
     for (const QString& r : recipients_) recipients.push_back(r.toStdString());
@@ -318,8 +311,7 @@ void SendModel::seal(const QString& server) {
     cancel_ = std::make_shared<std::atomic<bool>>(false);
     const bool queued = vault_->submit(
         this,
-        [this, case_id, recipients, identities, options, out, staging,
-         server_name = server.toStdString()](
+        [this, case_id, recipients, identities, options, out, server_name = server.toStdString()](
             core::Vault& vault, const core::Progress& progress) -> VaultModel::Continuation {
             auto outcome = std::make_shared<Outcome>();
             const auto finish = [this, outcome] { return [this, outcome] { finished(*outcome); }; };
@@ -354,34 +346,28 @@ void SendModel::seal(const QString& server) {
             // Compression may shrink it; headers and custody records add a
             // little. Refusing early beats a stick filled to the last byte.
             const std::uint64_t needed = bytes + (1u << 20);
+            const auto target = server_name.empty() ? out.parent_path() : vault.dir();
             std::error_code ec;
-            const auto space = std::filesystem::space(out.parent_path(), ec);
+            const auto space = std::filesystem::space(target, ec);
             if (!ec && space.available < needed) {
                 outcome->readable =
                     tr("Not enough free space in %1: the bundle needs about %2 and only %3 is "
                        "free. Nothing was written.")
-                        .arg(QString::fromStdString(out.parent_path().string()), size_text(needed),
+                        .arg(QString::fromStdString(target.string()), size_text(needed),
                              size_text(space.available));
                 return finish();
             }
-            auto made =
-                vault.export_bundle(case_id, {}, recipients, identities, out, progress, options);
+            auto made = server_name.empty()
+                            ? vault.export_bundle(case_id, {}, recipients, identities, out,
+                                                  progress, options)
+                            : vault.export_to_outbox(case_id, {}, recipients, identities,
+                                                     server_name, progress, options);
             if (!made) {
                 outcome->error = made.error();
                 return finish();
             }
             outcome->bundle = std::move(made).value();
-            if (!server_name.empty()) {
-                auto entry = vault.queue_bundle(outcome->bundle, server_name);
-                if (!entry)
-                    outcome->error = entry.error();
-                else
-                    outcome->queued_for = QString::fromStdString(server_name);
-                // The staging copy goes; the outbox holds its own.
-                std::error_code ignored;
-                std::filesystem::remove(outcome->bundle.bundle_path, ignored);
-                std::filesystem::remove(outcome->bundle.envelope_path, ignored);
-            }
+            if (!server_name.empty()) outcome->queued_for = QString::fromStdString(server_name);
             return finish();
         },
         [this](std::uint64_t done, std::uint64_t total) {

@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <set>
 
 #include "custodia/core/note.h"
 #include "custodia/crypto/encoding.h"
@@ -133,6 +134,37 @@ Result<std::vector<BundleCustodyFile>> receipt_custody_files(Database& db,
         out.push_back({stem + ".vkeys", bytes_of(receipt_vkey + "\n" + st->column_text(4) + "\n")});
     }
     return out;
+}
+
+void remove_unqueued_outbox_files(Database& db, const std::filesystem::path& vault_dir) {
+    const auto dir = vault_dir / kOutboxDirectoryName;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) return;
+    auto st = db.prepare("SELECT bundle_id FROM outbox");
+    if (!st) return;
+    std::set<std::string> queued;
+    for (;;) {
+        auto row = st->step();
+        if (!row) return;  // unsure what is queued: remove nothing
+        if (!*row) break;
+        queued.insert(st->column_text(0));
+    }
+    bool removed = false;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        std::string_view id = name;
+        for (std::string_view suffix : {".tmp", ".envelope", ".custodia"})
+            if (id.ends_with(suffix)) id.remove_suffix(suffix.size());
+        // Temporaries: a copy cut short ("<name>.tmp"), or the hidden file
+        // a bundle is written to on a file system without O_TMPFILE.
+        const bool temporary = name.starts_with('.') || name.ends_with(".tmp");
+        const bool bundle_file =
+            name.ends_with(".custodia") || name.ends_with(".custodia.envelope");
+        if (!temporary && !bundle_file) continue;  // not the outbox's: left alone
+        if (!temporary && queued.contains(std::string(id))) continue;
+        if (::unlink(it->path().c_str()) == 0) removed = true;
+    }
+    if (removed) (void)fsync_directory(dir);
 }
 
 Status remove_outbox_directory(const std::filesystem::path& vault_dir) {

@@ -35,6 +35,12 @@ std::filesystem::path outbox_envelope_path(const std::filesystem::path& vault_di
 [[nodiscard]] Result<std::vector<BundleCustodyFile>> receipt_custody_files(
     Database& db, std::string_view case_id);
 
+// Removes files in <vault>/outbox/ that no outbox row names: a bundle sealed
+// there by Vault::export_to_outbox whose row a crash kept from being
+// written, or a copy cut short. Only ciphertext is ever there; the evidence
+// stays in the blobs, and the case can be exported again.
+void remove_unqueued_outbox_files(Database& db, const std::filesystem::path& vault_dir);
+
 // Removes <vault>/outbox/ and what is in it (panic wipe).
 [[nodiscard]] Status remove_outbox_directory(const std::filesystem::path& vault_dir);
 

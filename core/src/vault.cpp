@@ -105,6 +105,7 @@ void tidy_up(Vault::State& state) {
     for (const BlobId& id : listing->blobs)
         if (!wanted.contains(id)) (void)state.blobs.remove(id);
     if (!listing->temporaries.empty()) (void)fsync_directory(state.blobs.root());
+    remove_unqueued_outbox_files(state.db, state.dir);
 
     // A crash between the commit and the file write leaves the file one
     // checkpoint behind; bring it up to date.

@@ -1,6 +1,8 @@
 // Exporting a case as a sealed bundle (DESIGN.md §6, docs/FORMAT.md
 // "Exporting a case"): the vault supplies items, originals and custody
 // evidence; bundle_writer seals them.
+#include <unistd.h>
+
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,7 @@
 #include "custodia/crypto/age.h"
 #include "custodia/crypto/blob.h"
 #include "custodia/crypto/encoding.h"
+#include "durable_file.h"
 #include "ids.h"
 #include "item_rows.h"
 #include "outbox_files.h"
@@ -145,8 +148,42 @@ Status check_consent(const Item& item, const ExportOptions& options) {
 
 Result<ExportedBundle> Vault::export_bundle(
     const CaseId& case_id, const std::vector<ItemId>& item_ids,
-    const std::vector<std::string>& recipient_texts, bool include_witness_identities,
+    const std::vector<std::string>& recipients, bool include_witness_identities,
     const std::filesystem::path& out, const Progress& progress, const ExportOptions& options) {
+    auto directory = out.parent_path();
+    if (directory.empty()) directory = ".";
+    return seal_case(case_id, item_ids, recipients, include_witness_identities, directory,
+                     out.filename().string(), progress, options);
+}
+
+Result<ExportedBundle> Vault::export_to_outbox(const CaseId& case_id,
+                                               const std::vector<ItemId>& item_ids,
+                                               const std::vector<std::string>& recipients,
+                                               bool include_witness_identities,
+                                               const std::string& server, const Progress& progress,
+                                               const ExportOptions& options) {
+    // Refused before anything is sealed.
+    if (auto known = get_server(server); !known) return std::move(known).error();
+    const auto outbox = state_->dir / kOutboxDirectoryName;
+    if (auto s = make_directory_durably(outbox); !s) return std::move(s).error();
+    auto sealed = seal_case(case_id, item_ids, recipients, include_witness_identities, outbox, {},
+                            progress, options);
+    if (!sealed) return std::move(sealed).error();
+    // Already at their outbox names, so queuing copies nothing.
+    if (auto entry = queue_bundle(*sealed, server); !entry) {
+        ::unlink(sealed->bundle_path.c_str());
+        ::unlink(sealed->envelope_path.c_str());
+        return std::move(entry).error();
+    }
+    return sealed;
+}
+
+Result<ExportedBundle> Vault::seal_case(const CaseId& case_id, const std::vector<ItemId>& item_ids,
+                                        const std::vector<std::string>& recipient_texts,
+                                        bool include_witness_identities,
+                                        const std::filesystem::path& directory,
+                                        const std::string& file_name, const Progress& progress,
+                                        const ExportOptions& options) {
     if (recipient_texts.empty()) return make_error(Errc::malformed, "no recipient given");
     std::vector<crypto::age::Recipient> recipients;
     for (const auto& text : recipient_texts) {
@@ -260,9 +297,7 @@ Result<ExportedBundle> Vault::export_bundle(
 
     BundleWriteOptions write_options;
     write_options.zstd_level = options.zstd_level;
-    write_options.file_name = out.filename().string();
-    auto directory = out.parent_path();
-    if (directory.empty()) directory = ".";
+    write_options.file_name = file_name;
     const BundleSigner signer{state_->device_key, state_->clock, state_->random};
     auto written = write_bundle(directory, contents, recipients, signer, progress, write_options);
     if (!written) return std::move(written).error();

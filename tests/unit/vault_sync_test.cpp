@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "custodia/core/bundle_custody.h"
 #include "custodia/core/bundle_reader.h"
@@ -240,6 +241,71 @@ TEST_F(VaultSync, ServersAndSettingsSurviveReopening) {
     EXPECT_EQ(t->proxy, "socks5h://127.0.0.1:9050");
     EXPECT_TRUE(vault->remove_server("ngo-1"));
     EXPECT_FALSE(vault->remove_server("ngo-1"));
+}
+
+std::set<std::string> outbox_names(const fs::path& vault_dir) {
+    std::set<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(vault_dir / "outbox", ec))
+        names.insert(e.path().filename().string());
+    return names;
+}
+
+TEST_F(VaultSync, ExportToOutboxSealsInPlaceAndQueues) {
+    ASSERT_TRUE(vault->add_server("ngo-1", pin(server_key).to_json()));
+    // An unknown server is refused before anything is sealed or logged.
+    const auto log_size = vault->custody_log()->size();
+    auto refused =
+        vault->export_to_outbox(case_id, {}, {ngo.recipient().to_string()}, false, "nobody");
+    ASSERT_FALSE(refused);
+    EXPECT_TRUE(outbox_names(dir).empty());
+    EXPECT_EQ(vault->custody_log()->size(), log_size);
+
+    auto sealed =
+        vault->export_to_outbox(case_id, {}, {ngo.recipient().to_string()}, false, "ngo-1");
+    ASSERT_TRUE(sealed) << sealed.error().message;
+    const std::string id = sealed->bundle_id;
+    EXPECT_EQ(outbox_names(dir),
+              (std::set<std::string>{id + ".custodia", id + ".custodia.envelope"}));
+    EXPECT_EQ(sealed->bundle_path, dir / "outbox" / (id + ".custodia"));
+    auto outbox = vault->list_outbox();
+    ASSERT_TRUE(outbox);
+    ASSERT_EQ(outbox->size(), 1u);
+    EXPECT_EQ((*outbox)[0].bundle_id, id);
+    EXPECT_EQ((*outbox)[0].server, "ngo-1");
+    EXPECT_EQ((*outbox)[0].size, fs::file_size(sealed->bundle_path));
+    // What was queued is what the NGO's key opens.
+    BundleReadOptions read;
+    read.device_key = vault->device_key();
+    auto report = verify_bundle_file(sealed->bundle_path, std::span(&ngo, 1), read);
+    ASSERT_TRUE(report) << report.error().message;
+    EXPECT_TRUE(report->ok());
+}
+
+TEST_F(VaultSync, OpeningRemovesOutboxFilesNoEntryNamesAndKeepsTheRest) {
+    ASSERT_TRUE(vault->add_server("ngo-1", pin(server_key).to_json()));
+    auto queued =
+        vault->export_to_outbox(case_id, {}, {ngo.recipient().to_string()}, false, "ngo-1");
+    ASSERT_TRUE(queued) << queued.error().message;
+    const std::string id = queued->bundle_id;
+    // What a crash can leave: a bundle sealed in place before its row was
+    // written, a copy cut short, a hidden temporary; and a file that is not
+    // the outbox's at all.
+    const auto outbox = dir / "outbox";
+    for (const char* name : {"0123abcd.custodia", "0123abcd.custodia.envelope", "4567.custodia.tmp",
+                             ".x.custodia-tmp-Ab12Cd", "notes.txt"})
+        custodia::testing::write_file(outbox / name, std::vector<std::uint8_t>{1, 2, 3});
+    vault.reset();
+    auto reopened = Vault::open(dir, secret("correct horse"), random, clock);
+    ASSERT_TRUE(reopened) << reopened.error().message;
+    vault = std::move(*reopened);
+    EXPECT_EQ(outbox_names(dir),
+              (std::set<std::string>{id + ".custodia", id + ".custodia.envelope", "notes.txt"}));
+    auto entries = vault->list_outbox();
+    ASSERT_TRUE(entries);
+    ASSERT_EQ(entries->size(), 1u);
+    EXPECT_EQ(custodia::testing::read_file((*entries)[0].bundle_path),
+              custodia::testing::read_file(queued->bundle_path));
 }
 
 TEST_F(VaultSync, QueuedBundleIsCopiedAndAReceiptIsCheckedLoggedAndCarried) {

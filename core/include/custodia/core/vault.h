@@ -266,6 +266,16 @@ class Vault {
                                          const std::filesystem::path& out,
                                          const Progress& progress = {},
                                          const ExportOptions& options = {});
+    // Seals like export_bundle, but straight into <vault>/outbox/ (written
+    // unnamed, then linked in as <bundle id>.custodia and its envelope: no
+    // staging copy, and a crash leaves nothing behind), and queues it for
+    // `server`, which must be enrolled. The result's paths are the outbox's.
+    Result<ExportedBundle> export_to_outbox(const CaseId& case_id, const std::vector<ItemId>& items,
+                                            const std::vector<std::string>& recipients,
+                                            bool include_witness_identities,
+                                            const std::string& server,
+                                            const Progress& progress = {},
+                                            const ExportOptions& options = {});
 
     // Custody log
     Result<std::vector<CustodyEntry>> custody_log(const std::optional<ItemId>& item_id = {});
@@ -324,6 +334,13 @@ class Vault {
 
   private:
     explicit Vault(std::unique_ptr<State> state);
+    // export_bundle into `directory`, as `file_name` (empty: "<bundle id>.custodia").
+    Result<ExportedBundle> seal_case(const CaseId& case_id, const std::vector<ItemId>& items,
+                                     const std::vector<std::string>& recipients,
+                                     bool include_witness_identities,
+                                     const std::filesystem::path& directory,
+                                     const std::string& file_name, const Progress& progress,
+                                     const ExportOptions& options);
     std::unique_ptr<State> state_;
 };
 
