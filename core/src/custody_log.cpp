@@ -55,20 +55,30 @@ Status DatabaseLeafHashes::read_leaf_hashes(std::uint64_t begin, std::uint64_t e
 Result<MerkleHash> DatabaseLeafHashes::node(unsigned level, std::uint64_t index) const {
     if (level >= 64 || index >= (size_ >> level))
         return make_error(Errc::internal, "Merkle node outside the log");
-    auto st = level == 0
-                  ? db_.prepare("SELECT leaf_hash FROM custody_entries WHERE seq = ?1")
-                  : db_.prepare("SELECT hash FROM custody_nodes WHERE level = ?2 AND idx = ?1");
-    if (!st) return std::move(st).error();
+    std::optional<Statement>& st = level == 0 ? leaf_query_ : node_query_;
+    if (!st) {
+        auto prepared =
+            level == 0
+                ? db_.prepare("SELECT leaf_hash FROM custody_entries WHERE seq = ?1")
+                : db_.prepare("SELECT hash FROM custody_nodes WHERE level = ?2 AND idx = ?1");
+        if (!prepared) return std::move(prepared).error();
+        st.emplace(std::move(prepared).value());
+    }
     if (auto s = st->bind_int64(1, static_cast<std::int64_t>(index)); !s)
         return std::move(s).error();
     if (level > 0)
         if (auto s = st->bind_int64(2, level); !s) return std::move(s).error();
     auto row = st->step();
-    if (!row) return std::move(row).error();
-    if (!*row)
-        return make_error(Errc::malformed, "custody log node (" + std::to_string(level) + ", " +
-                                               std::to_string(index) + ") is missing");
-    return hash_from_column(*st, 0, "custody log node");
+    Result<MerkleHash> hash =
+        !row    ? Result<MerkleHash>(std::move(row).error())
+        : !*row ? Result<MerkleHash>(make_error(
+                      Errc::malformed, "custody log node (" + std::to_string(level) + ", " +
+                                           std::to_string(index) + ") is missing"))
+                : hash_from_column(*st, 0, "custody log node");
+    // Reset at once: a statement left on a row would hold its read open.
+    // (Its status is the step's, already in `hash`.)
+    (void)st->reset();
+    return hash;
 }
 
 Result<MerkleHash> DatabaseLeafHashes::range_hash(std::uint64_t begin, std::uint64_t end) const {

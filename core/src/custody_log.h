@@ -34,6 +34,9 @@ class DatabaseLeafHashes final : public LeafHashes {
   private:
     Database& db_;
     std::uint64_t size_;
+    // Prepared once: a proof reads a few nodes, an export many proofs.
+    mutable std::optional<Statement> leaf_query_;
+    mutable std::optional<Statement> node_query_;
 };
 
 // Who signs checkpoints: the device key under the origin's name.

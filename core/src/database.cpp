@@ -723,6 +723,11 @@ Result<Transaction> Database::begin() {
     return Transaction(db_);
 }
 
+Result<Transaction> Database::begin_read() {
+    if (auto s = exec(db_, "BEGIN DEFERRED"); !s) return std::move(s).error();
+    return Transaction(db_);
+}
+
 Result<int> Database::schema_version() {
     auto text = pragma_text(db_, "PRAGMA user_version");
     if (!text) return std::move(text).error();

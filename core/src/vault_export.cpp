@@ -278,21 +278,30 @@ Result<ExportedBundle> Vault::seal_case(const CaseId& case_id, const std::vector
     if (!checkpoint_note) return std::move(checkpoint_note).error();
     auto checkpoint = Checkpoint::parse(checkpoint_note->text());
     if (!checkpoint) return std::move(checkpoint).error();
+    std::vector<std::vector<CustodyEntry>> item_entries;
     for (const auto& item : items) {
         auto entries = custody_log(item.id);
         if (!entries) return std::move(entries).error();
+        item_entries.push_back(std::move(entries).value());
+    }
+    {
+        // A few reads per proof: one snapshot and lock for all of them.
         std::lock_guard guard(state_->mutex);
+        auto read = state_->db.begin_read();
+        if (!read) return std::move(read).error();
         DatabaseLeafHashes leaves(state_->db, checkpoint->size);
-        for (const auto& entry : *entries) {
-            if (entry.index >= checkpoint->size) continue;  // newer than the checkpoint
-            auto proof = inclusion_proof(leaves, entry.index, checkpoint->size);
-            if (!proof) return std::move(proof).error();
-            const auto name = std::to_string(entry.index);
-            contents.custody.push_back({"entries/" + name, entry.encoded});
-            contents.custody.push_back({"proofs/" + name, text_bytes(inclusion_proof_text(
-                                                              entry.index, checkpoint->size,
-                                                              leaf_hash(entry.encoded), *proof))});
-        }
+        for (const auto& entries : item_entries)
+            for (const auto& entry : entries) {
+                if (entry.index >= checkpoint->size) continue;  // newer than the checkpoint
+                auto proof = inclusion_proof(leaves, entry.index, checkpoint->size);
+                if (!proof) return std::move(proof).error();
+                const auto name = std::to_string(entry.index);
+                contents.custody.push_back({"entries/" + name, entry.encoded});
+                contents.custody.push_back(
+                    {"proofs/" + name,
+                     text_bytes(inclusion_proof_text(entry.index, checkpoint->size,
+                                                     leaf_hash(entry.encoded), *proof))});
+            }
     }
 
     BundleWriteOptions write_options;

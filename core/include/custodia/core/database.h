@@ -78,7 +78,8 @@ class Statement {
     sqlite3_stmt* stmt_ = nullptr;
 };
 
-// BEGIN IMMEDIATE ... COMMIT; rolls back unless commit() succeeded. Must not
+// BEGIN IMMEDIATE ... COMMIT (or, from begin_read(), BEGIN ... for one
+// consistent snapshot); rolls back unless commit() succeeded. Must not
 // outlive the Database that began it.
 class Transaction {
   public:
@@ -130,6 +131,9 @@ class Database {
     // Any number of statements without parameters (DDL, PRAGMA).
     [[nodiscard]] Status execute(std::string_view sql);
     [[nodiscard]] Result<Transaction> begin();
+    // A read transaction: the statements in it see one snapshot and share
+    // one lock instead of taking their own (much cheaper for many reads).
+    [[nodiscard]] Result<Transaction> begin_read();
 
     // `PRAGMA user_version`.
     [[nodiscard]] Result<int> schema_version();
