@@ -21,6 +21,7 @@
 #include "custodia/core/bundle_reader.h"
 #include "custodia/core/bundle_writer.h"
 #include "custodia/core/clock.h"
+#include "custodia/core/zstd_stream.h"
 #include "custodia/crypto/age.h"
 #include "custodia/crypto/encoding.h"
 #include "custodia/crypto/hash.h"
@@ -340,6 +341,55 @@ TEST_F(BundleInterop, LinksAndTraversalMadeWithGnuTarAreRejected) {
         EXPECT_FALSE(fs::is_symlink(target / "link")) << c.what;
         fs::remove_all(dir / "x");
     }
+}
+
+// The bundle's zstd layer writes media as stored frames and the rest as
+// compressed frames (FORMAT.md, Layer 2). Debian's zstd must read the mix,
+// and each kind must be what we say: random segments stored (a stored-frame
+// header, output no smaller than them), zeros compressed.
+TEST(ZstdInterop, StoredAndCompressedFramesDecodeWithZstd) {
+    ASSERT_EQ(sh("command -v zstd").exit_code, 0) << "zstd is missing";
+    DeterministicRandom random(11);
+    constexpr std::size_t kMiB = std::size_t{1} << 20;
+    Bytes data(2 * kMiB + 2 * kMiB + 3 * kMiB / 2);
+    random.fill(std::span(data).first(2 * kMiB));                  // media: stored
+    random.fill(std::span(data).subspan(4 * kMiB, 3 * kMiB / 2));  // media again
+    crypto::VectorSink out;
+    auto z = ZstdCompressSink::create(out, 1);
+    ASSERT_TRUE(z);
+    // Uneven writes, as libarchive makes them.
+    for (std::size_t at = 0; at < data.size();) {
+        const std::size_t n = std::min<std::size_t>(10240 + at % 7, data.size() - at);
+        ASSERT_TRUE((*z)->write(std::span(data).subspan(at, n)));
+        at += n;
+    }
+    ASSERT_TRUE((*z)->finish());
+    const Bytes& zst = out.bytes();
+
+    // Stored: the first frame is a single-segment frame of exactly 1 MiB.
+    const Bytes first_header = {0x28, 0xB5, 0x2F, 0xFD, 0xA0, 0x00, 0x00, 0x10, 0x00};
+    ASSERT_GE(zst.size(), first_header.size());
+    EXPECT_TRUE(std::equal(first_header.begin(), first_header.end(), zst.begin()));
+    // 3.5 MiB of random bytes cannot shrink; 2 MiB of zeros all but vanish.
+    EXPECT_GT(zst.size(), 7 * kMiB / 2);
+    EXPECT_LT(zst.size(), 7 * kMiB / 2 + 64 * 1024);
+
+    TempDir dir;
+    write_file(dir.path() / "s.zst", std::string(zst.begin(), zst.end()));
+    auto r = sh("zstd -q -d -c " + quote((dir.path() / "s.zst").string()) + " > " +
+                quote((dir.path() / "s").string()));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    const std::string decoded = read_file(dir.path() / "s");
+    ASSERT_EQ(decoded.size(), data.size());
+    EXPECT_TRUE(std::equal(data.begin(), data.end(),
+                           reinterpret_cast<const std::uint8_t*>(decoded.data())));
+
+    MemorySource in(zst);
+    auto d = ZstdDecompressSource::create(in);
+    ASSERT_TRUE(d);
+    crypto::VectorSink back;
+    ASSERT_TRUE(crypto::copy_stream(**d, back));
+    EXPECT_EQ(back.bytes(), data);
 }
 
 }  // namespace

@@ -17,8 +17,10 @@ namespace custodia::core {
 inline constexpr int kZstdMinLevel = 1;
 inline constexpr int kZstdMaxLevel = 19;
 
-// Bytes written come out of `out` as one zstd frame with a content checksum;
-// finish() ends the frame. Not thread-safe.
+// Bytes written come out of `out` as zstd frames: 1 MiB segments that zstd
+// would barely shrink (sampled at level 1) as stored frames of raw blocks,
+// the rest in compressed frames with a content checksum. finish() ends the
+// last frame. Not thread-safe.
 class ZstdCompressSink final : public crypto::ByteSink {
   public:
     static Result<std::unique_ptr<ZstdCompressSink>> create(crypto::ByteSink& out, int level);
