@@ -9,9 +9,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -33,6 +36,9 @@ using crypto::ByteSink;
 using crypto::ByteSource;
 
 constexpr std::size_t kReadBytes = std::size_t{1} << 20;
+// Sealed buffers (of pipe::kBufferBytes) that may wait for the hashes and
+// the write before stage 1 stops to help: some slack for the two threads.
+constexpr std::size_t kSealedDepth = 8;
 
 // One entry of the tar, in stream order.
 struct TarEntry {
@@ -216,50 +222,191 @@ class TarWriter {
     std::optional<Error> sink_error_;
 };
 
-// BLAKE2b-512 (the envelope's minisign prehash) of what passes through on
-// its way to the next sink.
-class Blake2bSink final : public ByteSink {
-  public:
-    explicit Blake2bSink(ByteSink& next) : next_(next) {}
-    Status write(std::span<const std::uint8_t> data) override {
-        blake_.update(data);
-        size_ += data.size();
-        return next_.write(data);
-    }
-    crypto::Blake2b512Digest finish() { return blake_.finish(); }
-    std::uint64_t size() const noexcept { return size_; }
-
-  private:
-    ByteSink& next_;
-    crypto::Blake2b512 blake_;
-    std::uint64_t size_ = 0;
+struct SealResult {
+    crypto::Sha256Digest sha256{};
+    crypto::Blake2b512Digest blake2b{};
+    std::uint64_t size = 0;
 };
 
-// The first error any stage reports; the others then stop.
-class FirstError {
+// What happens to the sealed bytes after stage 1 (tar + zstd + age): two
+// chains of work, each in buffer order, each run by one thread at a time —
+// SHA-256 and the write (chain 0), BLAKE2b-512 (chain 1). Two threads share
+// them: a helper that runs chain work whenever some is ready, and stage 1,
+// which runs chain work instead of waiting whenever `depth` buffers are
+// unfinished. So neither core idles while there is work, and no thread is a
+// fixed stage that the scheduler can starve (three busy threads on two
+// cores left a quarter of the CPU idle).
+class SealedChains {
   public:
-    void set(Error e) {
+    SealedChains(ByteSink& out, std::size_t depth) : out_(out), depth_(depth) {}
+
+    pipe::Buffer take_buffer() {
+        std::lock_guard lock(mutex_);
+        if (spare_.empty()) {
+            pipe::Buffer b;
+            b.reserve(pipe::kBufferBytes);
+            return b;
+        }
+        pipe::Buffer b = std::move(spare_.back());
+        spare_.pop_back();
+        b.clear();
+        return b;
+    }
+
+    // Stage 1 hands over a sealed buffer; false once the chains failed.
+    bool push(pipe::Buffer buffer) {
+        std::unique_lock lock(mutex_);
+        if (error_) return false;
+        slots_.push_back(Slot{std::move(buffer), {false, false}});
+        ready_.notify_all();
+        while (slots_.size() >= depth_ && !error_) run_or_wait(lock, 0);
+        return !error_;
+    }
+
+    // The end of the stream: the caller then helps until all is done.
+    void close() {
+        std::unique_lock lock(mutex_);
+        closed_ = true;
+        ready_.notify_all();
+        work_until_done(lock, 0);
+    }
+
+    // Stops everything; the first error is the one reported.
+    void fail(Error e) {
         std::lock_guard lock(mutex_);
         if (!error_) error_ = std::move(e);
+        ready_.notify_all();
     }
-    std::optional<Error> get() {
+
+    // The helper thread's loop, BLAKE2b first.
+    void help() {
+        std::unique_lock lock(mutex_);
+        work_until_done(lock, 1);
+    }
+
+    std::optional<Error> error() {
         std::lock_guard lock(mutex_);
         return error_;
     }
+    // Valid after close() returned and help() ended without an error.
+    SealResult finish() {
+        SealResult r;
+        r.sha256 = sha_.finish();
+        r.blake2b = blake_.finish();
+        r.size = size_;
+        return r;
+    }
 
   private:
+    struct Slot {
+        pipe::Buffer bytes;
+        bool done[2];
+    };
+
+    void work_until_done(std::unique_lock<std::mutex>& lock, int preferred) {
+        while (!error_ && !(closed_ && slots_.empty())) run_or_wait(lock, preferred);
+    }
+
+    // Runs one piece of ready chain work (the preferred chain first), or
+    // waits for some to become ready.
+    void run_or_wait(std::unique_lock<std::mutex>& lock, int preferred) {
+        for (const int chain : {preferred, 1 - preferred}) {
+            const std::size_t at = next_[chain] - front_;
+            if (busy_[chain] || at >= slots_.size()) continue;
+            busy_[chain] = true;
+            const pipe::Buffer& bytes = slots_[at].bytes;  // stays put: a deque
+            lock.unlock();
+            Status st;
+            try {
+                st = run(chain, bytes);
+            } catch (const std::exception& e) {
+                st = make_error(Errc::internal, std::string("sealing: ") + e.what());
+            }
+            lock.lock();
+            busy_[chain] = false;
+            if (!st && !error_) error_ = std::move(st).error();
+            // Slots before this one may have gone meanwhile: index afresh.
+            slots_[next_[chain] - front_].done[chain] = true;
+            ++next_[chain];
+            while (!slots_.empty() && slots_.front().done[0] && slots_.front().done[1]) {
+                if (spare_.size() < depth_ + 2) spare_.push_back(std::move(slots_.front().bytes));
+                slots_.pop_front();
+                ++front_;
+            }
+            ready_.notify_all();
+            return;
+        }
+        ready_.wait(lock);
+    }
+
+    Status run(int chain, std::span<const std::uint8_t> bytes) {
+        if (chain == 1) {
+            blake_.update(bytes);
+            return {};
+        }
+        sha_.update(bytes);
+        size_ += bytes.size();
+        return out_.write(bytes);
+    }
+
+    ByteSink& out_;
+    const std::size_t depth_;
     std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<Slot> slots_;
+    std::vector<pipe::Buffer> spare_;
+    std::uint64_t front_ = 0;  // the sequence number of slots_.front()
+    std::uint64_t next_[2]{};  // the next buffer each chain works on
+    bool busy_[2]{};           // a thread runs this chain right now
+    bool closed_ = false;
     std::optional<Error> error_;
+    crypto::Sha256 sha_;        // chain 0
+    std::uint64_t size_ = 0;    // chain 0
+    crypto::Blake2b512 blake_;  // chain 1
 };
 
-// Stage 1, on the caller's thread: tar + zstd, re-hashing every original
-// whose source does not authenticate it.
-Status produce_tar(const Prepared& p, std::int64_t mtime, int level, pipe::BufferQueue& out_queue,
-                   const Progress& progress) {
+// Stage 1's output: whole buffers into the chains.
+class ChainsSink final : public ByteSink {
+  public:
+    explicit ChainsSink(SealedChains& chains) : chains_(chains), buffer_(chains.take_buffer()) {}
+
+    Status write(std::span<const std::uint8_t> data) override {
+        while (!data.empty()) {
+            const std::size_t n = std::min(data.size(), pipe::kBufferBytes - buffer_.size());
+            buffer_.insert(buffer_.end(), data.begin(),
+                           data.begin() + static_cast<std::ptrdiff_t>(n));
+            data = data.subspan(n);
+            if (buffer_.size() == pipe::kBufferBytes)
+                if (auto st = flush(); !st) return st;
+        }
+        return {};
+    }
+
+    [[nodiscard]] Status flush() {
+        if (buffer_.empty()) return {};
+        if (!chains_.push(std::move(buffer_)))
+            return chains_.error().value_or(make_error(Errc::internal, "sealing stopped"));
+        buffer_ = chains_.take_buffer();
+        return {};
+    }
+
+  private:
+    SealedChains& chains_;
+    pipe::Buffer buffer_;
+};
+
+// Stage 1, on the caller's thread: tar + zstd + age into the chains,
+// re-hashing every original whose source does not authenticate it.
+Status produce_sealed(const Prepared& p, std::int64_t mtime, int level,
+                      std::span<const crypto::age::Recipient> recipients,
+                      crypto::RandomSource& random, SealedChains& chains,
+                      const Progress& progress) {
     pipe::Utf8ThreadLocale utf8;
     if (!utf8.active()) return make_error(Errc::unsupported, "the C.UTF-8 locale is missing");
-    pipe::QueueSink queue_sink(out_queue);
-    auto zstd = ZstdCompressSink::create(queue_sink, level);
+    ChainsSink sealed(chains);
+    auto encryptor = crypto::age::Encryptor::create(sealed, recipients, random);
+    if (!encryptor) return std::move(encryptor).error();
+    auto zstd = ZstdCompressSink::create(**encryptor, level);
     if (!zstd) return std::move(zstd).error();
     TarWriter tar(**zstd);
     if (auto st = tar.open(); !st) return st;
@@ -308,18 +455,11 @@ Status produce_tar(const Prepared& p, std::int64_t mtime, int level, pipe::Buffe
     }
     if (auto st = tar.close(); !st) return st;
     if (auto st = (*zstd)->finish(); !st) return st;
-    if (auto st = queue_sink.flush(); !st) return st;
-    out_queue.close();
-    return {};
+    if (auto st = (*encryptor)->finish(); !st) return st;
+    return sealed.flush();
 }
 
-struct SealResult {
-    crypto::Sha256Digest sha256{};
-    crypto::Blake2b512Digest blake2b{};
-    std::uint64_t size = 0;
-};
-
-// Runs the three stages and joins them. `bundle_id` and `created` are fixed
+// Seals on the caller's thread and one helper. `bundle_id` and `created` are fixed
 // by the caller so that write_bundle can name its file before sealing.
 Result<SealedBundle> seal_with_id(ByteSink& out, const BundleContents& contents,
                                   std::span<const crypto::age::Recipient> recipients,
@@ -334,78 +474,20 @@ Result<SealedBundle> seal_with_id(ByteSink& out, const BundleContents& contents,
     if (!prepared) return std::move(prepared).error();
     const Prepared& p = *prepared;
 
-    pipe::BufferQueue compressed;
-    pipe::BufferQueue sealed;
-    pipe::QueueSink sealed_sink(sealed);
-    Blake2bSink blake_sink(sealed_sink);
-    auto encryptor = crypto::age::Encryptor::create(blake_sink, recipients, signer.random);
-    if (!encryptor) return std::move(encryptor).error();
-
-    FirstError first;
-    const auto fail_all = [&](Error e) {
-        first.set(e);
-        compressed.fail(e);
-        sealed.fail(std::move(e));
-    };
-
-    // The hashes of the sealed bytes are split between stages 2 and 3 so
-    // that neither of them waits for the other on a two-core machine.
-    // Stage 2: age encryption, and BLAKE2b-512 of the sealed bytes.
-    std::thread encrypt_thread([&] {
-        try {
-            for (;;) {
-                auto buffer = compressed.pop();
-                if (!buffer) {
-                    if (compressed.failed()) return;
-                    break;
-                }
-                if (auto st = (*encryptor)->write(*buffer); !st)
-                    return fail_all(std::move(st).error());
-                compressed.give_back(std::move(*buffer));
-            }
-            if (auto st = (*encryptor)->finish(); !st) return fail_all(std::move(st).error());
-            if (auto st = sealed_sink.flush(); !st) return fail_all(std::move(st).error());
-            sealed.close();
-        } catch (const std::exception& e) {
-            fail_all(make_error(Errc::internal, std::string("encrypt stage: ") + e.what()));
-        }
-    });
-
-    // Stage 3: SHA-256 of the sealed bytes (the envelope's statement), and
-    // the write itself.
-    SealResult result;
-    std::thread write_thread([&] {
-        try {
-            crypto::Sha256 sha;
-            for (;;) {
-                auto buffer = sealed.pop();
-                if (!buffer) {
-                    if (sealed.failed()) return;
-                    break;
-                }
-                sha.update(*buffer);
-                if (auto st = out.write(*buffer); !st) return fail_all(std::move(st).error());
-                sealed.give_back(std::move(*buffer));
-            }
-            result.sha256 = sha.finish();
-        } catch (const std::exception& e) {
-            fail_all(make_error(Errc::internal, std::string("write stage: ") + e.what()));
-        }
-    });
-
+    SealedChains chains(out, kSealedDepth);
+    std::thread helper([&] { chains.help(); });
     try {
         const std::int64_t mtime = (created_ms - ((created_ms % 1000) + 1000) % 1000) / 1000;
-        if (auto st = produce_tar(p, mtime, options.zstd_level, compressed, progress); !st)
-            fail_all(std::move(st).error());
+        auto st = produce_sealed(p, mtime, options.zstd_level, recipients, signer.random, chains,
+                                 progress);
+        if (!st) chains.fail(std::move(st).error());
     } catch (const std::exception& e) {
-        fail_all(make_error(Errc::internal, std::string("tar stage: ") + e.what()));
+        chains.fail(make_error(Errc::internal, std::string("seal stage: ") + e.what()));
     }
-    encrypt_thread.join();
-    write_thread.join();
-    if (auto e = first.get()) return *e;
-
-    result.blake2b = blake_sink.finish();
-    result.size = blake_sink.size();
+    chains.close();
+    helper.join();
+    if (auto e = chains.error()) return *e;
+    const SealResult result = chains.finish();
 
     const auto device = crypto::minisign::PublicKey::derive_from(signer.device_key.public_key());
     bundle::EnvelopeStatement statement{bundle_id, result.sha256, result.size,
