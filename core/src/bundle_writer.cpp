@@ -235,7 +235,7 @@ struct SealResult {
 // which runs chain work instead of waiting whenever `depth` buffers are
 // unfinished. So neither core idles while there is work, and no thread is a
 // fixed stage that the scheduler can starve (three busy threads on two
-// cores left a quarter of the CPU idle).
+// cores left about a sixth of the CPU idle).
 class SealedChains {
   public:
     SealedChains(ByteSink& out, std::size_t depth) : out_(out), depth_(depth) {}
