@@ -87,8 +87,8 @@ struct ZstdCompressSink::State {
         if (auto st = out.write(header); !st) return st;
         while (!seg.empty()) {
             const std::size_t n = std::min(seg.size(), kRawBlockMax);
-            const std::uint32_t block = (static_cast<std::uint32_t>(n) << 3) |
-                                        (n == seg.size() ? 1u : 0u);  // type 0: raw
+            const std::uint32_t block =
+                (static_cast<std::uint32_t>(n) << 3) | (n == seg.size() ? 1u : 0u);  // type 0: raw
             const std::uint8_t block_header[] = {static_cast<std::uint8_t>(block),
                                                  static_cast<std::uint8_t>(block >> 8),
                                                  static_cast<std::uint8_t>(block >> 16)};
@@ -134,17 +134,21 @@ Result<std::unique_ptr<ZstdCompressSink>> ZstdCompressSink::create(crypto::ByteS
         const std::size_t ret = ZSTD_CCtx_setParameter(cctx.get(), param, value);
         if (ZSTD_isError(ret)) return zstd_error(Errc::internal, "zstd parameter", ret);
     }
-    auto state = std::unique_ptr<State>(new State{
-        out, std::move(cctx), std::move(probe),
-        std::vector<std::uint8_t>(std::max(ZSTD_CStreamOutSize(), ZSTD_compressBound(kSampleBytes))),
-        {}});
+    auto state = std::unique_ptr<State>(
+        new State{out,
+                  std::move(cctx),
+                  std::move(probe),
+                  std::vector<std::uint8_t>(
+                      std::max(ZSTD_CStreamOutSize(), ZSTD_compressBound(kSampleBytes))),
+                  {}});
     state->segment.reserve(kSegmentBytes);
     return std::unique_ptr<ZstdCompressSink>(new ZstdCompressSink(std::move(state)));
 }
 
 Status ZstdCompressSink::write(std::span<const std::uint8_t> data) {
     State& s = *state_;
-    if (s.finished || s.failed) return make_error(Errc::internal, "write to a finished zstd stream");
+    if (s.finished || s.failed)
+        return make_error(Errc::internal, "write to a finished zstd stream");
     while (!data.empty()) {
         Status st;
         if (s.segment.empty() && data.size() >= kSegmentBytes) {
