@@ -501,6 +501,40 @@ TEST_F(BundleTest, DeclaredSizeMismatchAbortsExport) {
     }
 }
 
+// The sealed bytes are written by whichever of two threads is free; a write
+// that fails (a full disk) must stop both and come out as the writer's error,
+// whether it fails at once, mid-stream while the producer still runs, or on
+// the very last buffer.
+TEST_F(BundleTest, AFailingWriteStopsSealingWithItsOwnError) {
+    add_original("first.mov", 6 * (1 << 20) + 99);
+    add_original("second.mov", 5 * (1 << 20));
+    class FailingSink final : public crypto::ByteSink {
+      public:
+        explicit FailingSink(std::uint64_t allow) : allow_(allow) {}
+        Status write(std::span<const std::uint8_t> data) override {
+            if (written_ + data.size() > allow_) return make_error(Errc::io, "no space left");
+            written_ += data.size();
+            return {};
+        }
+        std::uint64_t written() const { return written_; }
+
+      private:
+        std::uint64_t allow_;
+        std::uint64_t written_ = 0;
+    };
+    VectorSink whole;
+    ASSERT_TRUE(seal_bundle(whole, contents(), recipients, BundleSigner{device, clock, random}));
+    const std::uint64_t size = whole.bytes().size();
+    for (const std::uint64_t allow : {std::uint64_t{0}, std::uint64_t{3} << 20, size - 1}) {
+        FailingSink out(allow);
+        auto r = seal_bundle(out, contents(), recipients, BundleSigner{device, clock, random});
+        ASSERT_FALSE(r) << allow;
+        EXPECT_EQ(r.error().code, Errc::io) << allow;
+        EXPECT_EQ(r.error().message, "no space left") << allow;
+        EXPECT_LE(out.written(), allow);
+    }
+}
+
 TEST_F(BundleTest, WriterRejectsBadContents) {
     add_original("a", 10);
     struct Case {
