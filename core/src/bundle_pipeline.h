@@ -29,13 +29,45 @@ inline constexpr std::size_t kQueueDepth = 4;
 
 using Buffer = std::vector<std::uint8_t>;
 
+// Buffers consumers are done with, kept for reuse (up to `keep`). They keep
+// their capacity and contents, so steady state allocates nothing, and a
+// reader that fills whole buffers reuses the size it already has instead of
+// zeroing a fresh MiB each time.
+class BufferPool {
+  public:
+    BufferPool(std::size_t buffer_bytes, std::size_t keep)
+        : buffer_bytes_(buffer_bytes), keep_(keep) {}
+
+    Buffer take() {
+        std::lock_guard lock(mutex_);
+        if (spare_.empty()) {
+            Buffer b;
+            b.reserve(buffer_bytes_);
+            return b;
+        }
+        Buffer b = std::move(spare_.back());
+        spare_.pop_back();
+        return b;
+    }
+    void give_back(Buffer b) {
+        std::lock_guard lock(mutex_);
+        if (spare_.size() < keep_) spare_.push_back(std::move(b));
+    }
+
+  private:
+    std::mutex mutex_;
+    std::vector<Buffer> spare_;
+    std::size_t buffer_bytes_;
+    std::size_t keep_;
+};
+
 // A queue of buffers with a fixed capacity, plus a pool that recycles the
 // buffers consumers are done with. close() ends the stream normally; fail()
 // ends it with an error that every pop and push then sees.
 class BufferQueue {
   public:
     explicit BufferQueue(std::size_t buffer_bytes = kBufferBytes, std::size_t depth = kQueueDepth)
-        : buffer_bytes_(buffer_bytes), depth_(depth) {}
+        : buffer_bytes_(buffer_bytes), depth_(depth), pool_(buffer_bytes, depth + 2) {}
 
     std::size_t buffer_bytes() const noexcept { return buffer_bytes_; }
 
@@ -87,71 +119,60 @@ class BufferQueue {
         return error_;
     }
 
-    // Recycled buffers keep their capacity (and contents), so steady state
-    // allocates nothing.
-    Buffer take_buffer() {
-        std::lock_guard lock(mutex_);
-        if (spare_.empty()) {
-            Buffer b;
-            b.reserve(buffer_bytes_);
-            return b;
-        }
-        // Not cleared: a reader that fills whole buffers reuses the size it
-        // already has instead of zeroing a fresh MiB each time.
-        Buffer b = std::move(spare_.back());
-        spare_.pop_back();
-        return b;
-    }
-    void give_back(Buffer b) {
-        std::lock_guard lock(mutex_);
-        if (spare_.size() < depth_ + 2) spare_.push_back(std::move(b));
-    }
+    Buffer take_buffer() { return pool_.take(); }
+    void give_back(Buffer b) { pool_.give_back(std::move(b)); }
 
   private:
     mutable std::mutex mutex_;
     std::condition_variable not_empty_;
     std::condition_variable not_full_;
     std::deque<Buffer> items_;
-    std::vector<Buffer> spare_;
     std::size_t buffer_bytes_;
     std::size_t depth_;
+    BufferPool pool_;
     bool closed_ = false;
     bool failed_ = false;
     Error error_{Errc::internal, {}};
 };
 
-// Collects writes into whole buffers and hands them to a queue.
-class QueueSink final : public crypto::ByteSink {
+// Collects writes into whole buffers and hands them to `Target`: a
+// BufferQueue, or anything else with buffer_bytes(), take_buffer(), a push()
+// that is false once the target failed, and error().
+template <class Target>
+class BufferingSink final : public crypto::ByteSink {
   public:
-    explicit QueueSink(BufferQueue& queue) : queue_(queue), buffer_(queue.take_buffer()) {
+    explicit BufferingSink(Target& target) : target_(target), buffer_(target.take_buffer()) {
         buffer_.clear();
     }
 
     Status write(std::span<const std::uint8_t> data) override {
         while (!data.empty()) {
-            const std::size_t n = std::min(data.size(), queue_.buffer_bytes() - buffer_.size());
+            const std::size_t n = std::min(data.size(), target_.buffer_bytes() - buffer_.size());
             buffer_.insert(buffer_.end(), data.begin(),
                            data.begin() + static_cast<std::ptrdiff_t>(n));
             data = data.subspan(n);
-            if (buffer_.size() == queue_.buffer_bytes())
+            if (buffer_.size() == target_.buffer_bytes())
                 if (auto st = flush(); !st) return st;
         }
         return {};
     }
 
-    // Sends what is buffered; close() the queue afterwards to end the stream.
+    // Sends what is buffered; for a queue, close() it afterwards to end the
+    // stream.
     [[nodiscard]] Status flush() {
         if (buffer_.empty()) return {};
-        if (!queue_.push(std::move(buffer_))) return queue_.error();
-        buffer_ = queue_.take_buffer();
+        if (!target_.push(std::move(buffer_))) return target_.error();
+        buffer_ = target_.take_buffer();
         buffer_.clear();
         return {};
     }
 
   private:
-    BufferQueue& queue_;
+    Target& target_;
     Buffer buffer_;
 };
+
+using QueueSink = BufferingSink<BufferQueue>;
 
 // Reads the buffers of a queue as one stream. The producer's failure comes
 // out of read() as its own error.

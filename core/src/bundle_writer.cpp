@@ -238,20 +238,13 @@ struct SealResult {
 // cores left about a sixth of the CPU idle).
 class SealedChains {
   public:
-    SealedChains(ByteSink& out, std::size_t depth) : out_(out), depth_(depth) {}
+    SealedChains(ByteSink& out, std::size_t depth)
+        : out_(out), depth_(depth), pool_(pipe::kBufferBytes, depth + 2) {}
 
-    pipe::Buffer take_buffer() {
-        std::lock_guard lock(mutex_);
-        if (spare_.empty()) {
-            pipe::Buffer b;
-            b.reserve(pipe::kBufferBytes);
-            return b;
-        }
-        pipe::Buffer b = std::move(spare_.back());
-        spare_.pop_back();
-        b.clear();
-        return b;
-    }
+    // For pipe::BufferingSink, which fills buffers for push().
+    std::size_t buffer_bytes() const noexcept { return pipe::kBufferBytes; }
+    pipe::Buffer take_buffer() { return pool_.take(); }
+    Error error() { return failure().value_or(make_error(Errc::internal, "sealing stopped")); }
 
     // Stage 1 hands over a sealed buffer; false once the chains failed.
     bool push(pipe::Buffer buffer) {
@@ -284,7 +277,7 @@ class SealedChains {
         work_until_done(lock, 1);
     }
 
-    std::optional<Error> error() {
+    std::optional<Error> failure() {
         std::lock_guard lock(mutex_);
         return error_;
     }
@@ -329,7 +322,7 @@ class SealedChains {
             slots_[next_[chain] - front_].done[chain] = true;
             ++next_[chain];
             while (!slots_.empty() && slots_.front().done[0] && slots_.front().done[1]) {
-                if (spare_.size() < depth_ + 2) spare_.push_back(std::move(slots_.front().bytes));
+                pool_.give_back(std::move(slots_.front().bytes));
                 slots_.pop_front();
                 ++front_;
             }
@@ -354,7 +347,7 @@ class SealedChains {
     std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<Slot> slots_;
-    std::vector<pipe::Buffer> spare_;
+    pipe::BufferPool pool_;
     std::uint64_t front_ = 0;  // the sequence number of slots_.front()
     std::uint64_t next_[2]{};  // the next buffer each chain works on
     bool busy_[2]{};           // a thread runs this chain right now
@@ -365,36 +358,6 @@ class SealedChains {
     crypto::Blake2b512 blake_;  // chain 1
 };
 
-// Stage 1's output: whole buffers into the chains.
-class ChainsSink final : public ByteSink {
-  public:
-    explicit ChainsSink(SealedChains& chains) : chains_(chains), buffer_(chains.take_buffer()) {}
-
-    Status write(std::span<const std::uint8_t> data) override {
-        while (!data.empty()) {
-            const std::size_t n = std::min(data.size(), pipe::kBufferBytes - buffer_.size());
-            buffer_.insert(buffer_.end(), data.begin(),
-                           data.begin() + static_cast<std::ptrdiff_t>(n));
-            data = data.subspan(n);
-            if (buffer_.size() == pipe::kBufferBytes)
-                if (auto st = flush(); !st) return st;
-        }
-        return {};
-    }
-
-    [[nodiscard]] Status flush() {
-        if (buffer_.empty()) return {};
-        if (!chains_.push(std::move(buffer_)))
-            return chains_.error().value_or(make_error(Errc::internal, "sealing stopped"));
-        buffer_ = chains_.take_buffer();
-        return {};
-    }
-
-  private:
-    SealedChains& chains_;
-    pipe::Buffer buffer_;
-};
-
 // Stage 1, on the caller's thread: tar + zstd + age into the chains,
 // re-hashing every original whose source does not authenticate it.
 Status produce_sealed(const Prepared& p, std::int64_t mtime, int level,
@@ -403,7 +366,7 @@ Status produce_sealed(const Prepared& p, std::int64_t mtime, int level,
                       const Progress& progress) {
     pipe::Utf8ThreadLocale utf8;
     if (!utf8.active()) return make_error(Errc::unsupported, "the C.UTF-8 locale is missing");
-    ChainsSink sealed(chains);
+    pipe::BufferingSink<SealedChains> sealed(chains);
     auto encryptor = crypto::age::Encryptor::create(sealed, recipients, random);
     if (!encryptor) return std::move(encryptor).error();
     auto zstd = ZstdCompressSink::create(**encryptor, level);
@@ -486,7 +449,7 @@ Result<SealedBundle> seal_with_id(ByteSink& out, const BundleContents& contents,
     }
     chains.close();
     helper.join();
-    if (auto e = chains.error()) return *e;
+    if (auto e = chains.failure()) return *e;
     const SealResult result = chains.finish();
 
     const auto device = crypto::minisign::PublicKey::derive_from(signer.device_key.public_key());
